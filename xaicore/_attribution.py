@@ -1,0 +1,136 @@
+"""``Attribution``: the one result type of every method, with .npz save/load."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return repr(obj)
+
+
+@dataclass
+class Attribution:
+    """Attributions of a batch of inputs, as every xaicore method returns them.
+
+    Attributes:
+        values: ``[n, *player_shape]`` or, when ``target`` is ``None``, with a trailing
+            output axis ``[n, *player_shape, n_outputs]``.
+        base_values: ``[n]`` or ``[n, n_outputs]``: the reference output (expected output
+            over the background for Shapley methods, ``f(baseline)`` for path methods).
+        data: The explained inputs ``[n, ...]`` (the first input for multi-input models).
+        method: Method name, e.g. ``"KernelShap"``.
+        feature_names: One name per player (feature, group, patch), or ``None``.
+        output_names: Names of the explained outputs.
+        target: The output index of each row (``None`` when all outputs are explained).
+        params: The method's configuration for this call (JSON-serialisable).
+        stats: Figures of the call: ``model_rows`` evaluated, ``seconds``,
+            ``max_efficiency_gap`` / ``max_completeness_gap``, and arrays such as
+            ``stderr`` (same shape as ``values``) where the estimator has them.
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray
+    data: np.ndarray
+    method: str
+    feature_names: list[str] | None = None
+    output_names: list[str] | None = None
+    target: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        keys = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.stats.items() if np.isscalar(v))
+        return (f"Attribution(method={self.method}, values={self.values.dtype}"
+                f"{list(self.values.shape)}, {keys})")
+
+    @property
+    def stderr(self) -> np.ndarray | None:
+        """Standard error of each value, where the estimator provides one."""
+        return self.stats.get("stderr")
+
+    def top_features(self, k: int = 5, row: int | None = None) -> list[tuple[str, float]]:
+        """The ``k`` players of largest mean |value| (over rows, or for one row)."""
+        v = np.abs(self.values if row is None else self.values[row:row + 1])
+        v = v.reshape(v.shape[0], -1) if self.values.ndim == 2 else v.reshape(
+            v.shape[0], v.shape[1], -1).sum(-1) if v.ndim == 3 else v.reshape(v.shape[0], -1)
+        score = v.mean(axis=0)
+        names = self.feature_names or [str(i) for i in range(score.size)]
+        order = np.argsort(-score)[:k]
+        return [(names[i], float(score[i])) for i in order]
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> pathlib.Path:
+        """Write an ``.npz`` (no pickle); the file appears atomically. Returns the path."""
+        path = pathlib.Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(
+                ".npz")
+        arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
+        if self.target is not None:
+            arrays["target"] = np.asarray(self.target)
+        scalars = {}
+        for k, v in self.stats.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"stats__{k}"] = v
+            else:
+                scalars[k] = v
+        meta = {"method": self.method, "feature_names": self.feature_names,
+                "output_names": self.output_names, "params": self.params, "stats": scalars,
+                "format": 1}
+        arrays["meta"] = np.array(json.dumps(_jsonable(meta)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.close(fd)
+        try:
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Attribution":
+        """Read an ``.npz`` written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            stats = dict(meta["stats"])
+            stats.update({k[len("stats__"):]: z[k] for k in z.files if k.startswith("stats__")})
+            return cls(values=z["values"], base_values=z["base_values"], data=z["data"],
+                       method=meta["method"], feature_names=meta["feature_names"],
+                       output_names=meta["output_names"],
+                       target=z["target"] if "target" in z.files else None,
+                       params=meta["params"], stats=stats)
+
+    # -- interop -----------------------------------------------------------------
+    def to_shap(self) -> Any:
+        """A ``shap.Explanation`` (requires ``pip install xaicore[shap]``).
+
+        With all outputs explained, the output axis stays last, as shap expects.
+        """
+        try:
+            import shap
+        except ImportError as e:
+            raise ImportError("to_shap() needs shap: pip install 'xaicore[shap]'") from e
+        data = self.data if self.data.shape == self.values.shape[:self.data.ndim] else None
+        return shap.Explanation(values=self.values, base_values=self.base_values, data=data,
+                                feature_names=self.feature_names,
+                                output_names=self.output_names)

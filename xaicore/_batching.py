@@ -1,0 +1,63 @@
+"""Fixed-shape chunking: every device call sees the same shapes, so one compile serves all."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from ._errors import InputError
+from ._progress import progress_meter
+
+#: Model rows per device call when the user sets no ``max_batch`` (scaled by row size).
+_TARGET_ELEMENTS = 1 << 22
+
+
+def default_max_batch(row_elements: int) -> int:
+    """Model rows per device call: about 16 MB of float32 inputs, between 256 and 65536."""
+    return int(min(65536, max(256, _TARGET_ELEMENTS // max(1, row_elements))))
+
+
+def check_max_batch(max_batch: int | None) -> int | None:
+    if max_batch is None:
+        return None
+    if not isinstance(max_batch, (int, np.integer)) or isinstance(max_batch, bool) \
+            or max_batch < 1:
+        raise InputError(f"max_batch: expected a positive int (model rows per device call), "
+                         f"got {max_batch!r}")
+    return int(max_batch)
+
+
+def pad_rows(tree: Any, size: int) -> Any:
+    """Pad every leaf's leading axis to ``size`` by repeating its last row."""
+    def pad(a: np.ndarray) -> np.ndarray:
+        short = size - a.shape[0]
+        if short <= 0:
+            return a
+        return np.concatenate([a, np.repeat(a[-1:], short, axis=0)], axis=0)
+    return jax.tree_util.tree_map(pad, tree)
+
+
+def run_chunked(step: Callable[..., Any], data: Any, chunk: int, *, shared: tuple = (),
+                progress: bool | None = None, desc: str = "xaicore") -> Any:
+    """Apply ``step(chunk_of_data, *shared)`` over the rows of ``data`` in fixed-size chunks.
+
+    ``data`` is a pytree of arrays with a common leading axis ``n``; the last chunk is
+    padded so every call has the same shapes (one compilation). Outputs (a pytree of
+    arrays with a leading axis ``chunk``) are trimmed and concatenated on the host.
+    """
+    leaves = jax.tree_util.tree_leaves(data)
+    n = int(leaves[0].shape[0])
+    chunk = max(1, min(chunk, n))
+    meter = progress_meter(n, desc, progress)
+    pieces = []
+    try:
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            part = pad_rows(jax.tree_util.tree_map(lambda a: a[start:stop], data), chunk)
+            out = step(part, *shared)
+            pieces.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:stop - start], out))
+            meter.update(stop - start)
+    finally:
+        meter.close()
+    return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *pieces)

@@ -1,0 +1,134 @@
+"""Keras 3 (JAX backend) model -> ``ModelFn`` through ``stateless_call``."""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Sequence
+
+import jax.numpy as jnp
+
+from ._errors import ExportError
+from ._modelfn import ModelFn, output_specs
+from ._specs import TensorSpec
+
+# Layers that cannot enter a JAX function, and what to do instead.
+_UNSUPPORTED = {
+    "TextVectorization": "string inputs cannot enter a JAX function: vectorize the text "
+                         "first and export the model that takes the integer ids",
+    "StringLookup": "string inputs cannot enter a JAX function: look the strings up first "
+                    "and export the model that takes the integer ids",
+    "Hashing": "hash the raw inputs before the model and export the rest",
+    "TFSMLayer": "a TensorFlow SavedModel layer runs only on TensorFlow: rebuild the model "
+                 "in Keras 3 layers",
+}
+
+
+def is_keras_model(obj: Any) -> bool:
+    """True for a Keras 3 model, without importing Keras if the user has not."""
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.Model)
+
+
+def _all_layers(model: Any) -> list:
+    out, stack = [], list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        out.append(layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return out
+
+
+def _check_layers(model: Any) -> None:
+    for layer in _all_layers(model):
+        why = _UNSUPPORTED.get(type(layer).__name__)
+        if why:
+            raise ExportError(f"model: layer '{layer.name}' ({type(layer).__name__}) cannot be "
+                              f"exported to JAX: {why}")
+
+
+def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
+    inputs = getattr(model, "_inputs_struct", None)
+    try:
+        tensors = model.inputs
+    except (AttributeError, ValueError):
+        tensors = None
+    if not tensors:
+        raise ExportError(
+            f"model: '{model.name}' has no symbolic inputs (a subclassed model called "
+            "without an Input): wrap it, e.g. keras.Model(inp := keras.Input(shape), "
+            "model(inp)), or use xaicore.from_jax")
+    specs = tuple(TensorSpec(str(getattr(t, "name", f"input_{i}")),
+                             tuple(t.shape[1:]), str(t.dtype)) for i, t in enumerate(tensors))
+    if len(tensors) == 1:
+        return specs, "single"
+    if isinstance(inputs, dict):
+        specs = tuple(TensorSpec(str(k), tuple(v.shape[1:]), str(v.dtype))
+                      for k, v in inputs.items())
+        return specs, "dict"
+    return specs, "tuple"
+
+
+def _with_layers(model: Any, layers: Sequence[str]) -> Any:
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    outputs = []
+    for name in layers:
+        if name not in names:
+            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
+                              f"its layers are {names}")
+        outputs.append(model.get_layer(name).output)
+    return keras.Model(model.inputs, [model.outputs, outputs])
+
+
+def _offending_layer(tb: types.TracebackType | None) -> str | None:
+    """The innermost Keras layer on a traceback (to name it in export errors)."""
+    keras = sys.modules.get("keras")
+    found = None
+    while tb is not None and keras is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, keras.layers.Layer) and not isinstance(obj, keras.Model):
+            found = f"'{obj.name}' ({type(obj).__name__})"
+        tb = tb.tb_next
+    return found
+
+
+def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
+                     source: str = "keras-jax") -> ModelFn:
+    """Export a built Keras 3 model living in a JAX-backend process.
+
+    The variables are copied (Keras donates its buffers to later ``predict``/``fit``
+    calls), and the model runs through ``stateless_call(..., training=False)``, so Dropout
+    is off and BatchNormalization uses its moving statistics.
+    """
+    if not model.built:
+        raise ExportError(f"model: '{model.name}' was never built: call it on a batch or "
+                          "call model.build(input_shape) before exporting")
+    _check_layers(model)
+    inputs, structure = _input_specs(model)
+    layers = tuple(layers or ())
+    target = _with_layers(model, layers) if layers else model
+
+    def copy(vs: list) -> list:
+        return [jnp.array(v.value, copy=True) for v in vs]
+
+    params = (copy(target.trainable_variables), copy(target.non_trainable_variables))
+
+    def apply(params: Any, x: Any) -> Any:
+        trainable, non_trainable = params
+        y, _ = target.stateless_call(trainable, non_trainable, x, training=False)
+        if layers:
+            outs, acts = y
+            y = (outs[0] if len(outs) == 1 else outs, dict(zip(layers, acts)))
+        return y
+
+    try:
+        outputs = output_specs(apply, params, inputs, structure, layers)
+    except Exception as e:
+        where = _offending_layer(e.__traceback__)
+        at = f" at layer {where}" if where else ""
+        raise ExportError(f"model: '{model.name}' could not be traced as a JAX function{at}: "
+                          f"{type(e).__name__}: {e}") from e
+    return ModelFn(apply=apply, params=params, inputs=inputs, outputs=outputs,
+                   structure=structure, layers=layers, source=source,
+                   meta={"model_name": model.name})
