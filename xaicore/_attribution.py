@@ -131,6 +131,6 @@ class Attribution:
         except ImportError as e:
             raise ImportError("to_shap() needs shap: pip install 'xaicore[shap]'") from e
         data = self.data if self.data.shape == self.values.shape[:self.data.ndim] else None
+        kw = {"output_names": self.output_names} if self.target is None else {}
         return shap.Explanation(values=self.values, base_values=self.base_values, data=data,
-                                feature_names=self.feature_names,
-                                output_names=self.output_names)
+                                feature_names=self.feature_names, **kw)

@@ -21,7 +21,7 @@ def progress_meter(total: int, desc: str, enabled: bool | None) -> Any:
         total: Number of units (rows) to process.
         desc: Label shown beside the bar.
         enabled: ``True`` shows a bar (tqdm), ``False`` nothing, ``None`` a bar only for
-            calls of more than one chunk when tqdm is installed.
+            calls that run longer than two seconds, when tqdm is installed.
     """
     if enabled is False:
         return NoProgress()
@@ -31,5 +31,5 @@ def progress_meter(total: int, desc: str, enabled: bool | None) -> Any:
         if enabled:
             raise ImportError("progress=True needs tqdm: pip install 'xaicore[progress]'")
         return NoProgress()
-    return tqdm(total=total, desc=desc, unit="row", leave=False, disable=enabled is None
-                and total <= 1)
+    return tqdm(total=total, desc=desc, unit="row", leave=False,
+                delay=2.0 if enabled is None else 0.0)
