@@ -20,8 +20,25 @@ from ._export import export as export  # noqa: E402
 from ._modelfn import ModelFn as ModelFn  # noqa: E402
 from ._modelfn import from_jax as from_jax  # noqa: E402
 from ._specs import TensorSpec as TensorSpec  # noqa: E402
+from ._background import kmeans as kmeans  # noqa: E402
+from ._players import patch_groups as patch_groups  # noqa: E402
+from ._kernel_shap import KernelShap as KernelShap  # noqa: E402
+from ._permutation_shap import PermutationShap as PermutationShap  # noqa: E402
+from ._exact_shap import ExactShap as ExactShap  # noqa: E402
+from ._integrated_gradients import IntegratedGradients as IntegratedGradients  # noqa: E402
+from ._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
+from ._saliency import GradientXInput as GradientXInput  # noqa: E402
+from ._saliency import Saliency as Saliency  # noqa: E402
+from ._saliency import SmoothGrad as SmoothGrad  # noqa: E402
+from ._saliency import VarGrad as VarGrad  # noqa: E402
+from ._gradcam import GradCAM as GradCAM  # noqa: E402
+from ._gradcam import LayerIntegratedGradients as LayerIntegratedGradients  # noqa: E402
+from ._gradcam import activations as activations  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Attribution", "ExportError", "InputError", "ModelFn", "TensorSpec",
-           "XaicoreError", "export", "from_jax", "__version__"]
+__all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
+           "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
+           "LayerIntegratedGradients", "ModelFn", "PermutationShap", "Saliency", "SmoothGrad",
+           "TensorSpec", "VarGrad", "XaicoreError", "activations", "export", "from_jax",
+           "kmeans", "patch_groups", "__version__"]

@@ -70,7 +70,7 @@ def export(model: Any, *, layers: Sequence[str] | None = None,
             from ._tf_bridge import export_tf_model
 
             return _from_bridge(export_tf_model(_load_keras_file(path, safe_mode),
-                                                layers=layers))
+                                                layers=layers, safe_mode=safe_mode))
         return export_keras_jax(_load_keras_file(path, safe_mode), layers, "keras-file")
     if is_keras_model(model):
         if _keras_backend() == "jax":

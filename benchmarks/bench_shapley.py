@@ -1,0 +1,87 @@
+"""Speed of KernelShap and PermutationShap as a share of the raw forward throughput.
+
+For an MLP on 64 features and a CNN on 32x32x3 images (8x8 patches = 16 players):
+instances/s, model rows/s, the fraction of the jitted forward pass's best rows/s on the
+same ModelFn, and the speed-up over shap.KernelExplainer (same model function, same
+background, same number of coalitions) when shap is installed.
+
+    python benchmarks/bench_shapley.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from common import environment, mlp, cnn, raw_forward_rate, table
+
+import xaicore
+
+
+def run_xaicore(cls, fn, background, X, **kw) -> tuple[float, float, object]:
+    explainer = cls(fn, background, **kw)
+    explainer.explain(X)  # compile (the chunk shapes depend on the call's size)
+    t = time.perf_counter()
+    att = explainer.explain(X)
+    dt = time.perf_counter() - t
+    return len(X) / dt, att.stats["model_rows"] / dt, att
+
+
+def run_shap(fn, background, X, n_samples: int) -> float | None:
+    try:
+        import shap
+    except ImportError:
+        return None
+    import jax
+
+    f = jax.jit(fn.apply_flat)
+    shape = background.shape[1:]
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        return np.asarray(f(fn.params, z.reshape((-1, *shape)).astype("float32")))
+
+    flat_bg = background.reshape(len(background), -1)
+    explainer = shap.KernelExplainer(predict, flat_bg)
+    Xf = X.reshape(len(X), -1)
+    explainer.shap_values(Xf[:1], nsamples=n_samples, silent=True)  # compile
+    t = time.perf_counter()
+    explainer.shap_values(Xf, nsamples=n_samples, silent=True)
+    return len(X) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer instances (a smoke run)")
+    ap.add_argument("--n-samples", type=int, default=512)
+    ap.add_argument("--background", type=int, default=16)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    n_x = 4 if args.quick else 32
+    cases = {
+        "MLP 64 features": (xaicore.export(mlp()), rng.normal(size=(256, 64)), None),
+        "CNN 32x32x3, 8x8 patches": (xaicore.export(cnn()),
+                                     rng.normal(size=(256, 32, 32, 3)),
+                                     xaicore.patch_groups((32, 32, 3), 8)),
+    }
+    rows = []
+    for name, (fn, data, groups) in cases.items():
+        data = data.astype("float32")
+        B, X = data[: args.background], data[args.background: args.background + n_x]
+        limit, best_n = raw_forward_rate(fn, X[0])
+        shap_rate = run_shap(fn, B, X[: max(2, n_x // 8)], args.n_samples) \
+            if groups is None else None
+        for cls, kw in ((xaicore.KernelShap, {"n_samples": args.n_samples, "n_boot": 0}),
+                        (xaicore.PermutationShap, {"n_permutations": 16})):
+            inst, model_rows, att = run_xaicore(cls, fn, B, X, groups=groups, **kw)
+            speedup = inst / shap_rate if (shap_rate and cls is xaicore.KernelShap) else None
+            rows.append([name, cls.__name__, att.stats["coalitions"], inst, model_rows,
+                         limit, model_rows / limit,
+                         "-" if speedup is None else f"{speedup:.1f}x"])
+    print(environment())
+    print(table(rows, ["model", "method", "coalitions", "instances/s", "model rows/s",
+                       "raw forward rows/s", "fraction of raw", "vs shap Kernel"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""Shared core of the gradient methods: vmapped input gradients of the selected output.
+
+Every gradient method is a weighted average over ``S`` points per instance::
+
+    sum_s w_s * m_s * grad f_t(p_s)        (and, where needed, sum_s w_s * (m_s * grad)^2)
+
+where a *sampler* gives the point ``p_s``, the multiplier ``m_s`` (``None`` for 1) and the
+weight ``w_s`` of sample ``s`` of one row. Integrated gradients (points on the path,
+quadrature weights), expected gradients (random baseline, random point, ``m = x - b``),
+SmoothGrad (noisy copies) and saliency (``S = 1``) are samplers of this one engine.
+
+Each device call takes ``rows`` instances and all their samples, in ``n_blocks`` blocks of
+``block`` samples (a ``lax.scan`` over blocks: no Python loop over steps), with
+``rows * block <= max_batch`` model rows through forward + backward. Instances stream
+through :func:`xaicore._batching.run_chunked` in fixed-shape chunks (the last one
+padded), so one compilation serves a whole call.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._attribution import Attribution
+from ._batching import default_max_batch, run_chunked
+from ._errors import InputError, describe
+from ._method import Prepared, row_elements, select
+from ._modelfn import ModelFn
+
+tmap = jax.tree_util.tree_map
+
+#: ``sampler(x_row, aux_row, shared, key, s) -> (point, multiplier | None, weight)``;
+#: ``key`` is ``None`` when the engine is run without one (deterministic samplers).
+Sampler = Callable[[Any, Any, Any, jax.Array, jax.Array], tuple[Any, Any, jax.Array]]
+
+
+@dataclass(frozen=True)
+class GradPlan:
+    """How one call is cut into device calls."""
+
+    rows: int       # instances per device call
+    block: int      # samples per instance in one vmapped block
+    n_blocks: int   # blocks scanned inside one device call
+
+    @property
+    def model_rows(self) -> int:
+        """Rows through forward + backward at once (the memory bound, <= max_batch)."""
+        return self.rows * self.block
+
+
+def plan(n: int, n_samples: int, max_batch: int) -> GradPlan:
+    """Rows and sample blocks with ``rows * block <= max_batch``.
+
+    ``rows`` is a power of two (the largest under the cap for calls with more rows, the
+    smallest holding them all otherwise): calls compile few shapes, larger calls share
+    one, and the padded last chunk wastes little.
+    """
+    n_blocks = -(-n_samples // max_batch)
+    block = -(-n_samples // n_blocks)
+    cap = max(1, max_batch // block)
+    if n > cap:                               # full chunks of a power of two: little padding
+        rows = 1 << (cap.bit_length() - 1)
+    else:
+        rows = min(cap, 1 << max(0, (n - 1).bit_length()))
+    return GradPlan(rows=rows, block=block, n_blocks=n_blocks)
+
+
+#: Default cap on model rows per device call for gradient methods: the backward pass
+#: keeps activations, and on CPU larger calls ran slower (benchmarks/bench_gradients.py).
+GRAD_ROWS = 4096
+
+
+class GradientBatch:
+    """Mixin for :class:`Method` facades: the default ``max_batch`` of gradient methods."""
+
+    max_batch: int | None
+
+    def _batch(self, fn: ModelFn) -> int:
+        return self.max_batch or min(GRAD_ROWS, default_max_batch(row_elements(fn)))
+
+
+def check_float_inputs(fn: ModelFn) -> None:
+    """Gradients need float inputs: refuse integer (token) inputs with the way out."""
+    for spec in fn.inputs:
+        if np.dtype(spec.dtype).kind in "biu":
+            raise InputError(f"X: the model input '{spec.name}' takes integer ids "
+                             f"({spec.dtype}), which have no gradient: explain the embedding "
+                             "layer with layer gradients, or use a Shapley method")
+
+
+def _wsum(a: jax.Array, w: jax.Array) -> jax.Array:
+    """``sum_c w[r, c] * a[k, r, c, ...]`` -> ``[k, r, ...]``."""
+    return jnp.sum(a * w.reshape((1, *w.shape) + (1,) * (a.ndim - 3)), axis=2)
+
+
+def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
+              all_outputs: bool, need_sq: bool) -> Callable:
+    """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
+    target, key) -> (sum, sumsq | None)``, pytrees like ``x`` (+ trailing output axis)."""
+    k_out = fn.n_outputs if all_outputs else 1
+
+    def step(params: Any, x: Any, aux: Any, shared: Any, idx: jax.Array,
+             target: jax.Array, key: jax.Array) -> tuple[Any, Any]:
+        r = idx.shape[0]
+
+        def one(xr: Any, ar: Any, i: jax.Array, s: jax.Array) -> tuple:
+            k = None if key is None else jax.random.fold_in(jax.random.fold_in(key, i), s)
+            return sampler(xr, ar, shared, k, s)
+
+        points = jax.vmap(jax.vmap(one, (None, None, None, 0)), (0, 0, 0, None))
+
+        def body(carry: tuple, b: jax.Array) -> tuple:
+            s = b * block + jnp.arange(block)
+            pts, mult, w = points(x, aux, idx, jnp.minimum(s, n_samples - 1))
+            w = w * (s < n_samples)[None, :]                         # padded samples: 0
+            flat = tmap(lambda a: a.reshape((r * block, *a.shape[2:])), pts)
+            y, vjp = jax.vjp(lambda p: fn.apply_flat(params, p), flat)
+            if all_outputs:
+                cot = jnp.broadcast_to(jnp.eye(k_out, dtype=y.dtype)[:, None, :],
+                                       (k_out, *y.shape))
+                (g,) = jax.vmap(vjp)(cot)                            # [O, r*c, ...]
+            else:
+                (g,) = vjp(jax.nn.one_hot(jnp.repeat(target, block), y.shape[1],
+                                          dtype=y.dtype))
+                g = tmap(lambda a: a[None], g)                        # [1, r*c, ...]
+            g = tmap(lambda a: a.reshape((a.shape[0], r, block, *a.shape[2:])), g)
+            if mult is not None:
+                g = tmap(lambda a, m: a * m[None].astype(a.dtype), g, mult)
+            total, sq = carry
+            total = tmap(lambda t, a: t + _wsum(a, w), total, g)
+            if need_sq:
+                sq = tmap(lambda t, a: t + _wsum(a * a, w), sq, g)
+            return (total, sq), None
+
+        zeros = tmap(lambda a: jnp.zeros((k_out, *a.shape), a.dtype), x)
+        init = (zeros, zeros if need_sq else None)
+        if n_blocks == 1:
+            (total, sq), _ = body(init, jnp.int32(0))
+        else:
+            (total, sq), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
+        last = (lambda a: jnp.moveaxis(a, 0, -1)) if all_outputs else (lambda a: a[0])
+        return tmap(last, total), (tmap(last, sq) if need_sq else None)
+
+    return jax.jit(step)
+
+
+class GradientEngine:
+    """Runs samplers over the instances of a call for one model; caches compiled steps.
+
+    The compiled step of each configuration is kept on the engine, so calls with the same
+    chunk shapes reuse it (:attr:`compiled` counts compilations, for tests).
+    """
+
+    def __init__(self, fn: ModelFn) -> None:
+        check_float_inputs(fn)
+        self.fn = fn
+        self._steps: dict[tuple, Callable] = {}
+        self._forward = jax.jit(fn.apply_flat)
+
+    @property
+    def compiled(self) -> int:
+        """Number of compilations of the gradient steps so far."""
+        return sum(s._cache_size() for s in self._steps.values())
+
+    def forward(self, x: Any, max_batch: int) -> np.ndarray:
+        """Model outputs ``[n, O]`` (float64 on the host), chunked."""
+        return run_chunked(lambda part: self._forward(self.fn.params, part), x,
+                           max_batch).astype(np.float64)
+
+    def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
+            n_samples: int, max_batch: int, *, key: jax.Array | None = None,
+            need_sq: bool = False, progress: bool | None = None
+            ) -> tuple[Any, Any, GradPlan]:
+        """Weighted sums over the samples of every row.
+
+        Args:
+            sampler: Gives point, multiplier and weight of one sample of one row.
+            x: Validated inputs (pytree of ``[n, ...]`` arrays).
+            aux: Per-row data for the sampler (pytree of ``[n, ...]``) or ``None``.
+            shared: Data common to all rows (pytree of arrays), passed to the sampler.
+            target: ``int[n]`` output per row, or ``None`` for all outputs.
+            n_samples: Samples per row.
+            max_batch: Model rows per device call.
+            key: Random key, or ``None`` for deterministic samplers (samples are keyed by
+                global row and sample index, so results do not depend on the chunking).
+            need_sq: Also return the weighted sums of squares.
+
+        Returns:
+            ``(sum, sumsq or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
+            output axis when ``target`` is ``None``).
+        """
+        leaves = jax.tree_util.tree_leaves(x)
+        n = int(leaves[0].shape[0])
+        p = plan(n, n_samples, max_batch)
+        cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq)
+        if cfg not in self._steps:
+            self._steps[cfg] = make_step(self.fn, *cfg)
+        step = self._steps[cfg]
+        t = np.zeros(n, np.int32) if target is None else np.asarray(target, np.int32)
+        data = (x, aux, np.arange(n, dtype=np.int32), t)
+        total, sq = run_chunked(
+            lambda part: step(self.fn.params, part[0], part[1], shared, part[2], part[3], key),
+            data, p.rows, progress=progress, desc="gradients")
+        return total, sq, p
+
+
+# -- helpers shared by the method facades ----------------------------------------------
+def by_input(tree: Any, fn: ModelFn) -> list[tuple[str, Any]]:
+    """``(name, leaf)`` pairs in the model's input order (dicts are not sorted)."""
+    names = fn.input_names
+    if fn.structure == "dict":
+        return [(n, tree[n]) for n in names]
+    if fn.structure == "tuple":
+        return list(zip(names, tree))
+    return [(names[0], tree)]
+
+
+def row_sums(tree: Any, all_outputs: bool) -> np.ndarray:
+    """Sum of every row's attributions over all inputs: ``[n]`` or ``[n, O]``."""
+    def one(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, np.float64)
+        if all_outputs:
+            return a.reshape(a.shape[0], -1, a.shape[-1]).sum(axis=1)
+        return a.reshape(a.shape[0], -1).sum(axis=1)
+    return sum(one(a) for a in jax.tree_util.tree_leaves(tree))
+
+
+def reference(value: Any, x: Any, fn: ModelFn, arg: str) -> Any:
+    """Broadcast a baseline to the rows of ``x``: ``None`` (zeros), a scalar, one row
+    (``[...]`` or ``[1, ...]``) or one per row (``[n, ...]``), per input.
+
+    Raises:
+        InputError: naming ``arg``, the shapes accepted and the one given.
+    """
+    if value is None:
+        return tmap(np.zeros_like, x)
+    names = fn.input_names
+    xs = [xi for _, xi in by_input(x, fn)]
+    if fn.structure == "single":
+        vals = [value]
+    elif isinstance(value, dict):
+        extra = [k for k in value if k not in names]
+        if extra:
+            raise InputError(f"{arg}: unexpected keys {extra}; the inputs are {list(names)}")
+        vals = [value.get(k) for k in names]
+    elif isinstance(value, (tuple, list)):
+        if len(value) != len(names):
+            raise InputError(f"{arg}: expected one baseline per input {list(names)}, got "
+                             f"{len(value)}")
+        vals = list(value)
+    else:
+        vals = [value] * len(names)
+    labels = [arg] if fn.structure == "single" else [f"{arg}[{k!r}]" for k in names]
+    pairs = list(zip(labels, vals, xs))
+    out = []
+    for name, v, xi in pairs:
+        xi = np.asarray(xi)
+        if v is None:
+            out.append(np.zeros_like(xi))
+            continue
+        try:
+            a = np.asarray(v, dtype=xi.dtype)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{name}: could not be read as a float array: {e}") from None
+        row = xi.shape[1:]
+        if a.shape == row or a.ndim == 0 or (a.ndim == xi.ndim and a.shape[0] == 1
+                                             and a.shape[1:] == row):
+            a = np.broadcast_to(a.reshape((1, *row)) if a.ndim else a, xi.shape)
+        elif a.shape != xi.shape:
+            dims = ", ".join(map(str, row))
+            raise InputError(f"{name}: expected a scalar, one row [{dims}] or one per row "
+                             f"[{xi.shape[0]}, {dims}], got {describe(a)}")
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"{name}: contains NaN or inf")
+        out.append(np.ascontiguousarray(a))
+    if fn.structure == "dict":
+        return dict(zip(names, out))
+    return tuple(out) if fn.structure == "tuple" else out[0]
+
+
+def check_int(value: Any, arg: str, low: int) -> int:
+    """A Python int ``>= low``, or an InputError naming ``arg``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise InputError(f"{arg}: expected an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_float(value: Any, arg: str, low: float = 0.0) -> float:
+    """A finite float ``>= low``, or an InputError naming ``arg``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not np.isfinite(value) or value < low:
+        raise InputError(f"{arg}: expected a finite number >= {low}, got {value!r}")
+    return float(value)
+
+
+def attribution(name: str, prep: Prepared, values: Any, base: np.ndarray,
+                stats: dict, params: dict, stderr: Any = None) -> Attribution:
+    """An :class:`Attribution` from per-input pytrees.
+
+    ``values`` (and ``stderr``) hold the first input's attributions; for multi-input models
+    every input's attributions are also in ``stats["values_<input name>"]`` (and
+    ``stats["stderr_<input name>"]``).
+    """
+    fn = prep.fn
+    pairs = by_input(values, fn)
+    se_pairs = by_input(stderr, fn) if stderr is not None else []
+    if len(pairs) > 1:
+        stats.update({f"values_{k}": np.asarray(v) for k, v in pairs})
+        stats.update({f"stderr_{k}": np.asarray(v) for k, v in se_pairs})
+    if se_pairs:
+        stats["stderr"] = np.asarray(se_pairs[0][1])
+    data = by_input(prep.x, fn)[0][1]
+    if prep.target is not None and np.ndim(base) == 2:
+        base = base[np.arange(prep.n), prep.target]
+    return Attribution(values=np.asarray(pairs[0][1]), base_values=np.asarray(base),
+                       data=np.asarray(data), method=name, feature_names=None,
+                       output_names=list(fn.output_names), target=prep.target,
+                       params=params, stats=stats)
+
+
+__all__ = [
+    "GradPlan",
+    "GradientBatch",
+    "GradientEngine",
+    "Sampler",
+    "attribution",
+    "by_input",
+    "check_float",
+    "check_int",
+    "plan",
+    "reference",
+    "row_sums",
+    "select",
+]

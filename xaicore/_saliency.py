@@ -1,0 +1,198 @@
+"""Saliency, gradient x input, SmoothGrad and VarGrad: samplers of the gradient engine.
+
+* :class:`Saliency`: ``grad f_t(x)`` (``|grad|`` with ``abs=True``, captum's default).
+* :class:`GradientXInput`: ``x * grad f_t(x)``.
+* :class:`SmoothGrad`: the mean gradient over noisy copies ``x + N(0, sigma^2)``, with
+  ``sigma = noise_level * (max(x) - min(x))`` per row and input (Smilkov et al., 2017).
+* :class:`VarGrad`: the variance of those gradients (Adebayo et al., 2018).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._attribution import Attribution
+from ._gradients import (
+    GradientBatch,
+    GradientEngine,
+    GradPlan,
+    attribution,
+    check_float,
+    check_int,
+    tmap,
+)
+from ._method import Method
+
+
+def point_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:
+    """The input itself (one sample)."""
+    return x, None, jax.numpy.ones((), jax.tree_util.tree_leaves(x)[0].dtype)
+
+
+def times_input_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array
+                        ) -> tuple:
+    """The input itself, multiplier ``x`` (gradient x input)."""
+    return x, x, jax.numpy.ones((), jax.tree_util.tree_leaves(x)[0].dtype)
+
+
+def noise_sampler(x: Any, sigma: Any, n_samples: Any, key: jax.Array, s: jax.Array
+                  ) -> tuple:
+    """A noisy copy ``x + sigma * N(0, 1)`` of the row (one key per input)."""
+    leaves, tree = jax.tree_util.tree_flatten(x)
+    sig = jax.tree_util.tree_leaves(sigma)
+    noisy = [a + sd * jax.random.normal(jax.random.fold_in(key, i), a.shape, a.dtype)
+             for i, (a, sd) in enumerate(zip(leaves, sig))]
+    return jax.tree_util.tree_unflatten(tree, noisy), None, (1.0 / n_samples).astype(
+        leaves[0].dtype)
+
+
+def noise_scale(x: Any, noise_level: float) -> Any:
+    """``noise_level * (max - min)`` of every row, per input: pytree of ``[n]``."""
+    def one(a: np.ndarray) -> np.ndarray:
+        flat = np.asarray(a).reshape(a.shape[0], -1)
+        return (noise_level * (flat.max(axis=1) - flat.min(axis=1))).astype(a.dtype)
+    return tmap(one, x)
+
+
+def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
+                    n_samples: int, seed: int, max_batch: int,
+                    progress: bool | None = None) -> tuple[Any, Any, GradPlan]:
+    """Mean and (population) variance of the gradients at ``n_samples`` noisy copies."""
+    key = jax.random.key(seed)
+    shared = np.asarray(n_samples, np.float32)
+    mean, sq, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
+                             n_samples, max_batch, key=key, need_sq=True,
+                             progress=progress)
+    var = tmap(lambda m, q: np.maximum(q - m * m, 0.0), mean, sq)
+    return mean, var, p
+
+
+class _GradientMethod(GradientBatch, Method):
+    """Shared facade: one engine per model, the explain flow, the stats."""
+
+    name = "Gradient"
+
+    def __init__(self, model: Any, *, max_batch: int | None = None,
+                 progress: bool | None = None) -> None:
+        super().__init__(model, max_batch=max_batch, progress=progress)
+        self.engine = GradientEngine(self.fn)
+
+    def _compute(self, x: Any, target: Any, batch: int) -> tuple[Any, Any, GradPlan, int]:
+        raise NotImplementedError
+
+    def _config(self) -> dict:
+        return {}
+
+    def explain(self, X: Any, *, target: Any = None) -> Attribution:
+        """Attributions of each row of ``X``.
+
+        Args:
+            X: Inputs ``[n, ...]`` (a tuple/dict of arrays for multi-input models).
+            target: ``None`` (all outputs: a trailing output axis), an int, one int per
+                row, or ``"predicted"``.
+
+        Returns:
+            An :class:`Attribution`; ``base_values`` are zeros (these methods have no
+            reference output); ``stats`` hold ``model_rows`` (rows through forward +
+            backward), ``rows_per_call``, ``compiles``, ``seconds`` and, for SmoothGrad,
+            ``stderr``.
+        """
+        t0 = time.perf_counter()
+        prep = self._prepare(X, target)
+        values, stderr, p, samples = self._compute(prep.x, prep.target, self._batch(prep.fn))
+        base = np.zeros((prep.n,) if prep.target is not None else (prep.n, prep.fn.n_outputs))
+        stats = {"model_rows": prep.n * samples, "rows_per_call": p.model_rows,
+                 "compiles": self.engine.compiled, "seconds": time.perf_counter() - t0}
+        return attribution(self.name, prep, values, base, stats, self._config(), stderr)
+
+
+class Saliency(_GradientMethod):
+    """The gradient of the target output w.r.t. the inputs (Simonyan et al., 2013).
+
+    Args:
+        model: Anything :func:`xaicore.export` accepts (float inputs).
+        abs: Return ``|gradient|`` (captum's default) instead of the signed gradient.
+        max_batch: Model rows per device call.
+    """
+
+    name = "Saliency"
+
+    def __init__(self, model: Any, *, abs: bool = True, max_batch: int | None = None,
+                 progress: bool | None = None) -> None:
+        super().__init__(model, max_batch=max_batch, progress=progress)
+        self.abs = bool(abs)
+
+    def _config(self) -> dict:
+        return {"abs": self.abs}
+
+    def _compute(self, x: Any, target: Any, batch: int) -> tuple:
+        g, _, p = self.engine.run(point_sampler, x, None, (), target, 1, batch,
+                                  progress=self.progress)
+        return (tmap(np.abs, g) if self.abs else g), None, p, 1
+
+
+class GradientXInput(_GradientMethod):
+    """Gradient times input, ``x * grad f_t(x)`` (Shrikumar et al., 2016)."""
+
+    name = "GradientXInput"
+
+    def _compute(self, x: Any, target: Any, batch: int) -> tuple:
+        g, _, p = self.engine.run(times_input_sampler, x, None, (), target, 1, batch,
+                                  progress=self.progress)
+        return g, None, p, 1
+
+
+class SmoothGrad(_GradientMethod):
+    """The mean gradient over noisy copies of each input (Smilkov et al., 2017).
+
+    Args:
+        model: Anything :func:`xaicore.export` accepts (float inputs).
+        noise_level: Noise standard deviation as a fraction of each row's input range
+            ``max(x) - min(x)`` (0.1-0.2 in the paper).
+        n_samples: Noisy copies per row.
+        seed: Seed of the explicit JAX random key (same seed, same attributions).
+        max_batch: Model rows per device call.
+    """
+
+    name = "SmoothGrad"
+
+    def __init__(self, model: Any, *, noise_level: float = 0.15, n_samples: int = 50,
+                 seed: int = 0, max_batch: int | None = None,
+                 progress: bool | None = None) -> None:
+        super().__init__(model, max_batch=max_batch, progress=progress)
+        self.noise_level = check_float(noise_level, "noise_level")
+        self.n_samples = check_int(n_samples, "n_samples", 1)
+        self.seed = check_int(seed, "seed", 0)
+
+    def _config(self) -> dict:
+        return {"noise_level": self.noise_level, "n_samples": self.n_samples,
+                "seed": self.seed}
+
+    def _compute(self, x: Any, target: Any, batch: int) -> tuple:
+        mean, var, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
+                                       n_samples=self.n_samples, seed=self.seed,
+                                       max_batch=batch, progress=self.progress)
+        return self._finish(mean, var), self._stderr(var), p, self.n_samples
+
+    def _finish(self, mean: Any, var: Any) -> Any:
+        return mean
+
+    def _stderr(self, var: Any) -> Any:
+        k = max(self.n_samples - 1, 1)
+        return tmap(lambda v: np.sqrt(v / k), var)
+
+
+class VarGrad(SmoothGrad):
+    """The variance of the gradients over noisy copies of each input (Adebayo et al.,
+    2018); same arguments as :class:`SmoothGrad`. ``stderr`` is not reported."""
+
+    name = "VarGrad"
+
+    def _finish(self, mean: Any, var: Any) -> Any:
+        return var
+
+    def _stderr(self, var: Any) -> Any:
+        return None

@@ -1,0 +1,103 @@
+"""What the Shapley methods share: background, players, the engine, the explain flow."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ._attribution import Attribution
+from ._background import check_background, kmeans
+from ._engine import CoalitionEngine, link_fn
+from ._errors import InputError
+from ._method import Method, with_known_specs
+from ._players import group_names, resolve_groups
+
+
+class ShapleyMethod(Method):
+    """Base of KernelShap, PermutationShap and ExactShap.
+
+    Subclasses define ``_estimate(v, v0, v1) -> (phi [n, M, O], stats)`` and
+    ``_masks() -> bool[S, M]`` (the coalitions to evaluate, without empty and full).
+    """
+
+    name = "Shapley"
+
+    def __init__(self, model: Any, background: Any, *, groups: Any = None,
+                 feature_names: Any = None, link: str = "identity",
+                 background_size: int | None = None, seed: int = 0,
+                 max_batch: int | None = None, progress: bool | None = None) -> None:
+        super().__init__(model, max_batch=max_batch, progress=progress)
+        link_fn(link)  # validates the name
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise InputError(f"seed: expected an int, got {seed!r}")
+        self.fn = with_known_specs(self.fn, np.asarray(background)[:1]
+                                   if self.fn.inputs[0].shape is None else None)
+        bg = check_background(self.fn, background)
+        weights = None
+        if background_size is not None and background_size < len(bg):
+            bg, weights = kmeans(bg, background_size, seed=seed)
+        self.background = bg
+        self.groups, self.n_players = resolve_groups(groups, tuple(bg.shape[1:]))
+        if self.n_players < 1:
+            raise InputError("groups: expected at least one player")
+        self.feature_names = group_names(groups, self.n_players, feature_names,
+                                         tuple(bg.shape[1:]))
+        self.link = link
+        self.seed = int(seed)
+        self.engine = CoalitionEngine(self.fn, bg, self.groups, link, weights)
+
+    # -- to be defined by each method --------------------------------------------------
+    def _masks(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _estimate(self, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
+                  ) -> tuple[np.ndarray, dict]:
+        raise NotImplementedError
+
+    def _config(self) -> dict:
+        return {}
+
+    # -- the shared flow -----------------------------------------------------------------
+    def explain(self, X: Any, *, target: Any = None) -> Attribution:
+        """Shapley values of every player for each row of ``X``.
+
+        Args:
+            X: Inputs ``[n, ...]`` matching the model (and the background).
+            target: ``None`` (all outputs: values ``[n, M, O]``), an int, one int per row,
+                or ``"predicted"`` (values ``[n, M]``).
+
+        Returns:
+            An :class:`Attribution`; ``base_values`` is the (link of the) expected output
+            over the background; ``stats`` hold ``model_rows``, ``seconds``,
+            ``max_efficiency_gap`` and, where the estimator has one, ``stderr``.
+        """
+        t0 = time.perf_counter()
+        prep = self._prepare(X, target)
+        x = prep.x
+        batch = self._batch(prep.fn)
+        masks = self._masks()
+        v0 = self.engine.base_value()                       # [O]
+        v1 = self.engine.full_value(x, batch)               # [n, O]
+        v = self.engine.values(x, masks, batch, self.progress)  # [n, S, O]
+        phi, stats = self._estimate(v, np.broadcast_to(v0, v1.shape), v1)
+        gap = np.abs(phi.sum(axis=1) - (v1 - v0))           # [n, O]
+        base = np.broadcast_to(v0, v1.shape).copy()
+        se = stats.pop("stderr", None)
+        t = prep.target
+        if t is not None:
+            rows = np.arange(prep.n)
+            phi, base, gap = phi[rows, :, t], base[rows, t], gap[rows, t]
+            se = None if se is None else se[rows, :, t]
+        if se is not None:
+            stats["stderr"] = se
+        k = len(self.background)
+        stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1) + k),
+                     coalitions=int(masks.shape[0]), seconds=time.perf_counter() - t0,
+                     max_efficiency_gap=float(gap.max()), compiles=self.engine.compiled)
+        return Attribution(values=phi, base_values=base, data=np.asarray(x),
+                           method=self.name, feature_names=self.feature_names,
+                           output_names=list(prep.fn.output_names), target=t,
+                           params={"link": self.link, "seed": self.seed,
+                                   "background_rows": int(k), **self._config()},
+                           stats=stats)
