@@ -69,9 +69,9 @@ class Attribution:
     def top_features(self, k: int = 5, row: int | None = None) -> list[tuple[str, float]]:
         """The ``k`` players of largest mean |value| (over rows, or for one row)."""
         v = np.abs(self.values if row is None else self.values[row:row + 1])
-        v = v.reshape(v.shape[0], -1) if self.values.ndim == 2 else v.reshape(
-            v.shape[0], v.shape[1], -1).sum(-1) if v.ndim == 3 else v.reshape(v.shape[0], -1)
-        score = v.mean(axis=0)
+        if v.ndim == 3:  # [n, players, outputs]: sum over the outputs
+            v = v.sum(axis=-1)
+        score = v.reshape(v.shape[0], -1).mean(axis=0)
         names = self.feature_names or [str(i) for i in range(score.size)]
         order = np.argsort(-score)[:k]
         return [(names[i], float(score[i])) for i in order]
@@ -108,7 +108,7 @@ class Attribution:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Attribution":
+    def load(cls, path: str | os.PathLike) -> Attribution:
         """Read an ``.npz`` written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))

@@ -25,9 +25,8 @@ from ._gradients import (
     by_input,
     check_float_inputs,
     reference,
-    row_sums,
 )
-from ._integrated_gradients import integrated_gradients, quadrature
+from ._integrated_gradients import completeness_stats, integrated_gradients, quadrature
 from ._keras_export import export_keras_jax, is_keras_model
 from ._method import Method, Prepared, row_elements
 from ._modelfn import ModelFn
@@ -235,15 +234,9 @@ class LayerIntegratedGradients(GradientBatch, Method):
         attr, p = integrated_gradients(self.engine, ax, ab, prep.target,
                                        n_steps=self.n_steps, method=self.method,
                                        max_batch=self._batch(self.head), progress=self.progress)
-        fx, fb = self.engine.forward(ax, batch), self.engine.forward(ab, batch)
-        if prep.target is not None:
-            rows = np.arange(prep.n)
-            fx, fb = fx[rows, prep.target], fb[rows, prep.target]
-        gap = np.abs(row_sums(attr, prep.target is None) - (fx - fb))
-        stats = {"model_rows": prep.n * self.n_steps, "forward_rows": 2 * prep.n,
-                 "rows_per_call": p.model_rows, "compiles": self.engine.compiled,
-                 "completeness_gap": gap, "max_completeness_gap": float(gap.max()),
-                 "seconds": time.perf_counter() - t0}
+        fb, stats = completeness_stats(self.engine, attr, ax, ab, prep.target, batch,
+                                       n_steps=self.n_steps, rows_per_call=p.model_rows,
+                                       t0=t0)
         data = np.asarray(by_input(prep.x, prep.fn)[0][1])
         return Attribution(values=np.asarray(attr), base_values=fb, data=data,
                            method=self.name, output_names=list(prep.fn.output_names),

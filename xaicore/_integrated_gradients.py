@@ -92,6 +92,25 @@ def integrated_gradients(engine: GradientEngine, x: Any, baseline: Any, target: 
     return attr, p
 
 
+def completeness_stats(engine: GradientEngine, attr: Any, x: Any, b: Any, target: Any,
+                       batch: int, *, n_steps: int, rows_per_call: int, t0: float
+                       ) -> tuple[np.ndarray, dict]:
+    """``f(baseline)`` and the stats of a path method: rows, completeness gap per row.
+
+    The gap is ``|sum(attr) - (f(x) - f(baseline))|`` (captum's convergence delta).
+    """
+    fx, fb = engine.forward(x, batch), engine.forward(b, batch)
+    n = len(fx)
+    if target is not None:
+        rows = np.arange(n)
+        fx, fb = fx[rows, target], fb[rows, target]
+    gap = np.abs(row_sums(attr, target is None) - (fx - fb))
+    return fb, {"model_rows": n * n_steps, "forward_rows": 2 * n,
+                "rows_per_call": rows_per_call, "compiles": engine.compiled,
+                "completeness_gap": gap, "max_completeness_gap": float(gap.max()),
+                "seconds": time.perf_counter() - t0}
+
+
 class IntegratedGradients(GradientBatch, Method):
     """Integrated gradients (Sundararajan et al., 2017) with a choice of quadrature.
 
@@ -152,14 +171,8 @@ class IntegratedGradients(GradientBatch, Method):
         attr, p = integrated_gradients(self.engine, prep.x, b, prep.target,
                                        n_steps=self.n_steps, method=self.method,
                                        max_batch=batch, progress=self.progress)
-        fx, fb = self.engine.forward(prep.x, batch), self.engine.forward(b, batch)
-        if prep.target is not None:
-            rows = np.arange(prep.n)
-            fx, fb = fx[rows, prep.target], fb[rows, prep.target]
-        gap = np.abs(row_sums(attr, prep.target is None) - (fx - fb))
-        stats = {"model_rows": prep.n * self.n_steps, "forward_rows": 2 * prep.n,
-                 "rows_per_call": p.model_rows, "compiles": self.engine.compiled,
-                 "completeness_gap": gap, "max_completeness_gap": float(gap.max()),
-                 "seconds": time.perf_counter() - t0}
+        fb, stats = completeness_stats(self.engine, attr, prep.x, b, prep.target, batch,
+                                       n_steps=self.n_steps, rows_per_call=p.model_rows,
+                                       t0=t0)
         return attribution(self.name, prep, attr, fb, stats,
                            {"n_steps": self.n_steps, "method": self.method})

@@ -26,6 +26,7 @@ from jax.custom_batching import custom_vmap
 from jax.custom_derivatives import SymbolicZero
 
 from ._errors import ExportError, InputError
+from ._keras_export import _all_layers
 
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_tf_bridge_worker.py")
 
@@ -74,15 +75,6 @@ class BridgeExport:
     layers: tuple[str, ...]
     seconds: float
     meta: dict
-
-
-def _all_layers(model: Any) -> list:
-    out, stack = [], list(getattr(model, "layers", []))
-    while stack:
-        layer = stack.pop()
-        out.append(layer)
-        stack.extend(getattr(layer, "layers", []) or [])
-    return out
 
 
 def _registered_name(cls: type) -> str:
