@@ -140,3 +140,16 @@ def test_save_load_roundtrip(setup, tmp_path):
     np.testing.assert_array_equal(back.stderr, att.stderr)
     assert back.feature_names == list("abcde") and back.method == "KernelShap"
     assert back.stats["max_efficiency_gap"] == att.stats["max_efficiency_gap"]
+
+
+def test_kernel_estimators(setup):
+    fn, X, B, truth = setup
+    auto = xaicore.KernelShap(fn, B, n_samples=16, seed=1).explain(X)
+    lin = xaicore.KernelShap(fn, B, n_samples=16, seed=1, estimator="linear").explain(X)
+    full = xaicore.KernelShap(fn, B, n_samples=30, estimator="cubic").explain(X)
+    assert auto.params["estimator"] == "cubic" and "stderr" not in auto.stats
+    assert lin.params["estimator"] == "linear" and lin.stats["stderr"].shape == (4, 5, 2)
+    assert full.params["estimator"] == "linear"     # full enumeration: exact either way
+    for att in (auto, lin):
+        assert att.stats["max_efficiency_gap"] < 1e-5
+        assert np.abs(att.values - truth).max() < 0.05

@@ -59,3 +59,13 @@ def test_bad_link_and_permutations(fn):
         xaicore.KernelShap(fn, B, link="probit")
     with pytest.raises(xaicore.InputError, match="n_permutations: must be even"):
         xaicore.PermutationShap(fn, B, n_permutations=3)
+
+
+def test_estimator_errors(fn):
+    with pytest.raises(xaicore.InputError, match="estimator: expected one of"):
+        xaicore.KernelShap(fn, B, estimator="quadratic")
+    wide = np.random.default_rng(1).normal(size=(2, 30)).astype("float32")
+    lin = xaicore.from_jax(lambda p, x: x @ p, np.ones((30, 1), "float32"), input_shape=(30,))
+    with pytest.raises(xaicore.InputError, match="estimator: 'cubic' needs 3 to 24 players"):
+        xaicore.KernelShap(lin, wide, n_samples=100, estimator="cubic")
+    assert xaicore.KernelShap(lin, wide, n_samples=100).estimator == "linear"

@@ -69,10 +69,6 @@ def plan(n: int, n_samples: int, max_batch: int) -> GradPlan:
     return GradPlan(rows=rows, block=block, n_blocks=n_blocks)
 
 
-#: Default cap on model rows per device call for gradient methods: the backward pass
-#: keeps activations, and on CPU larger calls ran slower (benchmarks/bench_gradients.py).
-GRAD_ROWS = 4096
-
 
 class GradientBatch:
     """Mixin for :class:`Method` facades: the default ``max_batch`` of gradient methods."""
@@ -80,7 +76,7 @@ class GradientBatch:
     max_batch: int | None
 
     def _batch(self, fn: ModelFn) -> int:
-        return self.max_batch or min(GRAD_ROWS, default_max_batch(row_elements(fn)))
+        return self.max_batch or default_max_batch(row_elements(fn), gradient=True)
 
 
 def check_float_inputs(fn: ModelFn) -> None:

@@ -78,7 +78,11 @@ def _with_layers(model: Any, layers: Sequence[str]) -> Any:
             raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
                               f"its layers are {names}")
         outputs.append(model.get_layer(name).output)
-    return keras.Model(model.inputs, [model.outputs, outputs])
+    try:    # the model's own input structure (one tensor, list or dict): no Keras warning
+        inputs = model.input
+    except (AttributeError, ValueError):   # a Sequential model never called
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, [model.outputs, outputs])
 
 
 def _offending_layer(tb: types.TracebackType | None) -> str | None:

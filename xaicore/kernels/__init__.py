@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+from ._cubic import MAX_CUBIC_FEATURES as MAX_CUBIC_FEATURES
+from ._cubic import solve_cubic as solve_cubic
 from ._exact import MAX_EXACT_FEATURES as MAX_EXACT_FEATURES
 from ._exact import exact_operator as exact_operator
 from ._sampling import BACKENDS as BACKENDS
@@ -36,12 +38,14 @@ def solve_wls_jax(P, c, v, v0, v1):
 __all__ = [
     "BACKENDS",
     "DEFAULT_SCHEME",
+    "MAX_CUBIC_FEATURES",
     "MAX_EXACT_FEATURES",
     "SCHEMES",
     "Coalitions",
     "exact_operator",
     "min_budget",
     "sample_coalitions",
+    "solve_cubic",
     "solve_wls",
     "solve_wls_batched",
     "solve_wls_jax",
