@@ -56,6 +56,15 @@ def test_solve_wls(benchmark, m, backend):
     benchmark(K.solve_wls, c.masks, c.weights, v, v0, v1, backend=backend)
 
 
+@pytest.mark.parametrize("m,budget", [(10, 256), (12, 512), (16, 1024)])
+def test_solve_cubic(benchmark, m, budget):
+    """The cubic estimate (per-row solve, NumPy/LAPACK) for 64 instances x 1 output."""
+    benchmark.group = f"solve_cubic M={m} S={budget} n=64"
+    c = K.sample_coalitions(m, budget, seed=1, scheme="stratified")
+    v = np.random.default_rng(0).normal(size=(64, c.masks.shape[0], 1))
+    benchmark(K.solve_cubic, c.masks, c.weights, v, np.zeros((64, 1)), np.ones((64, 1)))
+
+
 # ---------------------------------------------------------------- accuracy (script)
 def mlp_game(m: int, seed: int):
     """Random tanh MLP (m -> 32 -> 1) explained at a random x against a baseline b."""
