@@ -88,3 +88,19 @@ def test_rows_are_independent_and_errors():
         K.solve_cubic(c.masks, c.weights, v, v0, v1, lam=0.0)
     with pytest.raises(ValueError, match="v"):
         K.solve_cubic(c.masks, c.weights, v[:, :-1], v0, v1)
+
+
+def test_players_never_separated_fall_back_to_the_linear_answer():
+    m = 5
+    c = K.sample_coalitions(m, 8, seed=0, scheme="stratified")    # players 3, 4 always together
+    assert np.all(c.masks[:, 3] == c.masks[:, 4])
+    v = np.random.default_rng(0).normal(size=(2, c.masks.shape[0]))
+    phi = K.solve_cubic(c.masks, c.weights, v, np.zeros(2), np.ones(2))
+    np.testing.assert_allclose(phi, K.solve_wls(c.masks, c.weights, v, 0.0, 1.0), atol=1e-10)
+    np.testing.assert_allclose(phi[:, 3], phi[:, 4], atol=1e-10)   # shared credit
+    for seed in range(20):                                         # never blows up
+        for mm, b in ((4, 6), (6, 10), (8, 14)):
+            c = K.sample_coalitions(mm, b, seed=seed, scheme="stratified")
+            vv = np.random.default_rng(seed).normal(size=(2, c.masks.shape[0]))
+            p = K.solve_cubic(c.masks, c.weights, vv, np.zeros(2), np.ones(2))
+            assert np.abs(p).max() < 100 and np.allclose(p.sum(axis=1), 1.0)

@@ -39,9 +39,20 @@ def _triples(m: int) -> np.ndarray:
     return np.array(list(itertools.combinations(range(m), 3)), dtype=np.int64).reshape(-1, 3)
 
 
+def _separates(z8: np.ndarray, w: np.ndarray) -> bool:
+    """Whether the weighted coalitions tell every player apart (the linear fit is unique)."""
+    z = z8.astype(np.float64)
+    m = z.shape[1]
+    q = np.linalg.qr(np.vstack([np.ones(m), np.eye(m)[:-1]]).T)[0][:, 1:]  # sum-zero basis
+    g = q.T @ (z.T @ (z * w[:, None])) @ q
+    ev = np.linalg.eigvalsh(g)
+    return bool(ev[0] > 1e-9 * max(ev[-1], 1e-300))
+
+
 def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.ndarray,
                 v1: np.ndarray, *, lam: float = 1e-2, alpha: float = 1.0,
-                rows_per_solve: int = 32, operator: tuple | None = None) -> np.ndarray:
+                rows_per_solve: int | None = None, operator: tuple | None = None
+                ) -> np.ndarray:
     """Shapley estimate of the third-order surrogate fitted to ``v`` (see module text).
 
     Args:
@@ -52,7 +63,8 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
         lam: Ridge on the third-order coefficients (weights normalised as in
             :func:`sample_coalitions`: a full enumeration sums to 1).
         alpha: Exponent of the per-row prior scale (0: the same for every term).
-        rows_per_solve: Rows (x outputs) solved per stacked LAPACK call (memory knob).
+        rows_per_solve: Rows (x outputs) solved per stacked LAPACK call (memory knob;
+            default: about 64 MB of systems per call).
         operator: The linear estimate's ``(P, c)`` from :func:`wls_operator` of the same
             coalitions, if already built (it sets the prior scale).
 
@@ -71,6 +83,9 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
     if operator is None:
         operator = wls_operator(z8.view(np.bool_), w)
     phi0 = apply_operator(*operator, v, v0, v1)                       # [n, M, O]
+    if not _separates(z8, w):   # players always together: only the min-norm linear
+        out = phi0                # answer is defined (shared credit), keep it
+        return out[..., 0] if squeeze else out
     tri = _triples(m)
     t = tri.shape[0]
     z = z8.astype(np.float64)
@@ -83,6 +98,8 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
     beta = phi0.transpose(0, 2, 1).reshape(n * o, m)
     dv = (v1 - v0).reshape(n * o)
     p = m + t
+    if rows_per_solve is None:
+        rows_per_solve = max(1, min(64, (64 << 20) // (8 * (p + 1) ** 2)))
     out = np.empty((n * o, m))
     eye = lam * np.eye(t)
     inc = np.zeros((t, m))                                            # term -> its players
@@ -101,7 +118,11 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
         kkt[:, :m, p] = kkt[:, p, :m] = 1.0
         kkt[:, m:p, p] = kkt[:, p, m:p] = 2.0 * sc
         rhs = np.concatenate([r_z[r0:r1], r_h[r0:r1] * sc, dv[r0:r1, None]], axis=1)
-        sol = np.linalg.solve(kkt, rhs[..., None])[..., 0]
+        try:
+            sol = np.linalg.solve(kkt, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:   # players the coalitions never separate: any
+            sol = np.stack([np.linalg.lstsq(a, b, rcond=None)[0]   # exact fit, min-norm
+                            for a, b in zip(kkt, rhs)])
         c = sol[:, m:p] * sc * (2.0 / 3.0)                              # [k, T]
         out[r0:r1] = sol[:, :m] + c @ inc
     phi = out.reshape(n, o, m).transpose(0, 2, 1)
