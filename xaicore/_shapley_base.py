@@ -8,7 +8,7 @@ import numpy as np
 
 from ._attribution import Attribution
 from ._background import check_background, kmeans
-from ._engine import CoalitionEngine, link_fn
+from ._engine import CoalitionEngine, link_fn, preferred_batch
 from ._errors import InputError
 from ._method import Method, with_known_specs
 from ._players import group_names, resolve_groups
@@ -76,6 +76,8 @@ class ShapleyMethod(Method):
         prep = self._prepare(X, target)
         x = prep.x
         batch = self._batch(prep.fn)
+        if self.max_batch is None:  # no user cap: the engine's cache-friendly call size
+            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
         masks = self._masks()
         v0 = self.engine.base_value()                       # [O]
         v1 = self.engine.full_value(x, batch)               # [n, O]
