@@ -26,6 +26,7 @@ from ._gradients import (
     by_input,
     check_float,
     check_int,
+    check_seed,
     row_sums,
     tmap,
 )
@@ -66,8 +67,9 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
     mean, sq, p = engine.run(background_sampler, x, None, shared, target, n_samples,
                              max_batch, key=jax.random.key(seed), need_sq=True,
                              progress=progress)
-    k = max(n_samples - 1, 1)
-    se = tmap(lambda m, q: np.sqrt(np.maximum(q - m * m, 0.0) / k), mean, sq)
+    k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
+    se = tmap(lambda m, q: np.sqrt(np.maximum(q - m * m, 0.0) / k) if k
+              else np.full_like(m, np.nan), mean, sq)
     return mean, se, p
 
 
@@ -97,7 +99,7 @@ class ExpectedGradients(GradientBatch, Method):
         super().__init__(model, max_batch=max_batch, progress=progress)
         self.n_samples = check_int(n_samples, "n_samples", 1)
         self.stdevs = check_float(stdevs, "stdevs")
-        self.seed = check_int(seed, "seed", 0)
+        self.seed = check_seed(seed)
         if background is None:
             raise InputError("background: expected background rows [k, ...], got None")
         if self.fn.structure == "single":

@@ -95,6 +95,8 @@ def activations(model: Any, X: Any, layers: Sequence[str], *,
     model = _keras_model(model)
     if isinstance(layers, str):
         layers = [layers]
+    if not layers:
+        raise InputError("layers: expected at least one layer name, got none")
     for name in layers:
         _check_layer(model, name, "layers")
     fn = export(model, layers=list(layers))

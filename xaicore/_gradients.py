@@ -155,7 +155,17 @@ class GradientEngine:
         check_float_inputs(fn)
         self.fn = fn
         self._steps: dict[tuple, Callable] = {}
+        self._known: ModelFn | None = None
         self._forward = jax.jit(fn.apply_flat)
+
+    def _outputs(self, x: Any) -> int:
+        """Number of model outputs (output specs filled in from ``x`` for a plain JAX
+        callable exported without them)."""
+        if self._known is None:
+            from ._method import with_known_specs
+
+            self._known = self.fn if self.fn.outputs else with_known_specs(self.fn, x)
+        return max(1, self._known.n_outputs)
 
     @property
     def compiled(self) -> int:
@@ -191,10 +201,11 @@ class GradientEngine:
         """
         leaves = jax.tree_util.tree_leaves(x)
         n = int(leaves[0].shape[0])
-        p = plan(n, n_samples, max_batch)
+        n_out = self._outputs(x)   # all outputs: the backward pass runs once per output
+        p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch)
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq)
         if cfg not in self._steps:
-            self._steps[cfg] = make_step(self.fn, *cfg)
+            self._steps[cfg] = make_step(self._known, *cfg)
         step = self._steps[cfg]
         t = np.zeros(n, np.int32) if target is None else np.asarray(target, np.int32)
         data = (x, aux, np.arange(n, dtype=np.int32), t)
@@ -285,6 +296,15 @@ def check_int(value: Any, arg: str, low: int) -> int:
     return int(value)
 
 
+def check_seed(value: Any) -> int:
+    """A seed a JAX key holds exactly (``0 <= seed < 2**32``), or an InputError."""
+    seed = check_int(value, "seed", 0)
+    if seed >= 2 ** 32:
+        raise InputError(f"seed: expected an int in [0, 2**32), got {seed} (a JAX random key "
+                         "keeps 32 bits: larger seeds would collide)")
+    return seed
+
+
 def check_float(value: Any, arg: str, low: float = 0.0) -> float:
     """A finite float ``>= low``, or an InputError naming ``arg``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
@@ -327,6 +347,7 @@ __all__ = [
     "by_input",
     "check_float",
     "check_int",
+    "check_seed",
     "plan",
     "reference",
     "row_sums",

@@ -41,6 +41,15 @@ METHODS = {
     "vargrad": ("VarGrad", False, True),
 }
 FORMAT = 1
+#: Methods that draw noise per row, keyed by the row's place in the call: each part gets
+#: its own seed (derived from ``seed`` and the part number), or the rows at the same place
+#: in every part would share their noise.
+PER_CALL_NOISE = ("expectedgradients", "smoothgrad", "vargrad")
+
+
+def part_seed(seed: int, part: int) -> int:
+    """The 32-bit seed of one part of a job (independent streams per part)."""
+    return int(np.random.SeedSequence([seed, part]).generate_state(1)[0])
 
 
 def load_array(path: str | os.PathLike, arg: str) -> np.ndarray:
@@ -246,6 +255,8 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
         try:
             for i in todo:
                 part = x[starts[i]:starts[i] + chunk]
+                if method in PER_CALL_NOISE:
+                    explainer.seed = part_seed(seed, i)
                 _explain_part(explainer, part, t).save(paths[i])
                 meter.update(len(part))
         finally:

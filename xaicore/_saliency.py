@@ -22,6 +22,7 @@ from ._gradients import (
     attribution,
     check_float,
     check_int,
+    check_seed,
     tmap,
 )
 from ._method import Method
@@ -165,7 +166,7 @@ class SmoothGrad(_GradientMethod):
         super().__init__(model, max_batch=max_batch, progress=progress)
         self.noise_level = check_float(noise_level, "noise_level")
         self.n_samples = check_int(n_samples, "n_samples", 1)
-        self.seed = check_int(seed, "seed", 0)
+        self.seed = check_seed(seed)
 
     def _config(self) -> dict:
         return {"noise_level": self.noise_level, "n_samples": self.n_samples,
@@ -181,8 +182,9 @@ class SmoothGrad(_GradientMethod):
         return mean
 
     def _stderr(self, var: Any) -> Any:
-        k = max(self.n_samples - 1, 1)
-        return tmap(lambda v: np.sqrt(v / k), var)
+        if self.n_samples < 2:   # one sample shows no spread: the error is unknown
+            return tmap(lambda v: np.full_like(v, np.nan), var)
+        return tmap(lambda v: np.sqrt(v / (self.n_samples - 1)), var)
 
 
 class VarGrad(SmoothGrad):

@@ -273,6 +273,10 @@ def _make_apply(fwd_exp: Any, vjp_exp: Any, spec: dict) -> Callable:
             if a.ndim != rank + 1:
                 raise InputError(f"x: input '{name}' must have shape [batch, ...] with "
                                  f"{rank} axes after the batch axis, got shape {a.shape}")
+            if a.dtype != dtype and jnp.issubdtype(dtype, jnp.integer) \
+                    and not jnp.issubdtype(a.dtype, jnp.integer):
+                raise InputError(f"x: input '{name}' takes integer ids ({jnp.dtype(dtype)}), "
+                                 f"got {a.dtype} values")
             xs.append(a if a.dtype == dtype else a.astype(dtype))
         return _unflatten(spec["skeleton"], call(list(tr), list(ntr), xs))
 
