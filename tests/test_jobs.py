@@ -98,3 +98,13 @@ def test_default_background_and_errors(files, tmp_path, capsys):
         _jobs.run_job(d / "model.keras", d / "model.keras", tmp_path / "g", log=None)
     with pytest.raises(xaicore.InputError, match="--target: expected an output index"):
         _jobs.run_job(d / "model.keras", d / "x.npy", tmp_path / "h", target="max", log=None)
+
+
+def test_lime_job(files, tmp_path):
+    d, X, B = files
+    assert _cli(d, tmp_path / "o", "--method", "lime", "--option", "n_samples=50") == 0
+    got = xaicore.Attribution.load(tmp_path / "o" / "attribution.npz")
+    want = xaicore.Lime(xaicore.export(str(d / "model.keras")), B, n_samples=50).explain(
+        X, target="predicted")
+    np.testing.assert_allclose(got.values, want.values, atol=1e-6)
+    np.testing.assert_allclose(got.stats["score"], want.stats["score"], atol=1e-6)

@@ -25,6 +25,7 @@ from ._players import patch_groups as patch_groups  # noqa: E402
 from ._kernel_shap import KernelShap as KernelShap  # noqa: E402
 from ._permutation_shap import PermutationShap as PermutationShap  # noqa: E402
 from ._exact_shap import ExactShap as ExactShap  # noqa: E402
+from ._lime import Lime as Lime  # noqa: E402
 from ._integrated_gradients import IntegratedGradients as IntegratedGradients  # noqa: E402
 from ._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
 from ._saliency import GradientXInput as GradientXInput  # noqa: E402
@@ -39,6 +40,6 @@ __version__ = "0.1.0"
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
-           "LayerIntegratedGradients", "ModelFn", "PermutationShap", "Saliency", "SmoothGrad",
+           "LayerIntegratedGradients", "Lime", "ModelFn", "PermutationShap", "Saliency", "SmoothGrad",
            "TensorSpec", "VarGrad", "XaicoreError", "activations", "export", "from_jax",
            "kmeans", "patch_groups", "__version__"]

@@ -76,6 +76,37 @@ class Attribution:
         order = np.argsort(-score)[:k]
         return [(names[i], float(score[i])) for i in order]
 
+    # -- plots (matplotlib: pip install "xaicore[plot]") --------------------------
+    def plot_bar(self, ax: Any = None, max_display: int = 10, output: Any = None) -> Any:
+        """Mean |value| per player over the rows, sorted bars (2-s.e. error bars where
+        ``stats["stderr"]`` exists); ``output`` (index or name) picks one of several
+        explained outputs. Returns the matplotlib Axes."""
+        from ._plots import bar
+        return bar(self, ax=ax, max_display=max_display, output=output)
+
+    def plot_waterfall(self, row: int = 0, ax: Any = None, max_display: int = 10,
+                       output: Any = None) -> Any:
+        """One row: base value, each player's contribution, ``base + sum(values)``.
+        Returns the matplotlib Axes."""
+        from ._plots import waterfall
+        return waterfall(self, row=row, ax=ax, max_display=max_display, output=output)
+
+    def plot_image(self, row: int = 0, ax: Any = None, output: Any = None,
+                   cmap: str = "RdBu_r", overlay: bool = True, groups: Any = None) -> Any:
+        """Diverging heat map of one image's attributions over the grayscale image; per-
+        player (patch) values need ``groups`` (e.g. ``xaicore.patch_groups``) to be
+        painted back. Returns the matplotlib Axes."""
+        from ._plots import image
+        return image(self, row=row, ax=ax, output=output, cmap=cmap, overlay=overlay,
+                     groups=groups)
+
+    def plot_beeswarm(self, ax: Any = None, max_display: int = 10, output: Any = None
+                      ) -> Any:
+        """Every row's value of the most important players, coloured by feature value.
+        Returns the matplotlib Axes."""
+        from ._plots import beeswarm
+        return beeswarm(self, ax=ax, max_display=max_display, output=output)
+
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> pathlib.Path:
         """Write an ``.npz`` (no pickle); the file appears atomically. Returns the path."""

@@ -33,6 +33,7 @@ METHODS = {
     "kernelshap": ("KernelShap", True, True),
     "permutationshap": ("PermutationShap", True, True),
     "exactshap": ("ExactShap", True, False),
+    "lime": ("Lime", True, True),
     "integratedgradients": ("IntegratedGradients", False, False),
     "expectedgradients": ("ExpectedGradients", True, True),
     "saliency": ("Saliency", False, False),

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("model", help=".keras model file")
     ex.add_argument("data", help="rows to explain: .npy, .npz (array 'x') or .csv")
     ex.add_argument("--method", default="kernelshap",
-                    help="kernelshap (default), permutationshap, exactshap, "
+                    help="kernelshap (default), permutationshap, exactshap, lime, "
                          "integratedgradients, expectedgradients, saliency, "
                          "gradientxinput, smoothgrad, vargrad")
     ex.add_argument("--out", required=True, help="output folder")

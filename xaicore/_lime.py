@@ -1,0 +1,226 @@
+"""LIME: a weighted ridge fit over the same masks and engine as the Shapley methods.
+
+The interpretable space is the players' presence ``z in {0, 1}^M``: a present player
+keeps the instance's values, an absent one takes the background's (averaged over the
+background rows, through the same :class:`CoalitionEngine` as KernelShap). The samples,
+their kernel weights and the ridge operator do not depend on the instance: they are
+built once per explainer, and the fit of every instance and output is one matrix product.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ._attribution import Attribution
+from ._engine import preferred_batch
+from ._errors import InputError
+from ._shapley_base import ShapleyMethod
+
+DISTANCES = ("cosine", "euclidean")
+
+
+def lime_masks(m: int, n_samples: int, seed: int) -> np.ndarray:
+    """LIME's samples of the interpretable space (``lime_text``'s scheme).
+
+    Row 0 is the instance itself (every player present). Every other row switches off
+    ``k`` players, ``k`` uniform in ``1..M``, the ``k`` chosen uniformly without
+    replacement.
+
+    Returns:
+        ``bool[n_samples, M]``.
+    """
+    rng = np.random.default_rng(seed)
+    off = rng.integers(1, m + 1, size=n_samples - 1)               # players switched off
+    rank = np.argsort(np.argsort(rng.random((n_samples - 1, m)), axis=1), axis=1)
+    masks = np.ones((n_samples, m), dtype=bool)
+    masks[1:] = rank >= off[:, None]    # a uniform random permutation's first k are off
+    return masks
+
+
+def lime_weights(masks: np.ndarray, distance: str, kernel_width: float) -> np.ndarray:
+    """LIME's exponential kernel ``sqrt(exp(-d**2 / width**2))`` of each sample's distance
+    ``d`` from the instance (the all-ones row), as lime computes it.
+
+    ``"cosine"``: ``1 - cos(z, 1)`` (1 for the all-absent row, as scikit-learn's
+    ``cosine_distances``); ``"euclidean"``: ``|z - 1|``.
+    """
+    z = np.asarray(masks, dtype=np.float64)
+    on = z.sum(axis=1)
+    if distance == "cosine":
+        d = 1.0 - np.sqrt(on / z.shape[1])      # z . 1 / (|z| |1|) = sqrt(on / M)
+    else:
+        d = np.sqrt(z.shape[1] - on)
+    return np.sqrt(np.exp(-(d ** 2) / kernel_width ** 2))
+
+
+def ridge_operator(masks: np.ndarray, weights: np.ndarray, alpha: float) -> np.ndarray:
+    """Operator ``R float64[M + 1, S]`` of the weighted ridge fit with a free intercept.
+
+    ``R @ y = [b, beta]`` minimises ``sum_s w_s (y_s - b - z_s . beta)**2 + alpha |beta|**2``
+    (the intercept is not penalised, as scikit-learn's ``Ridge``). The intercept is
+    eliminated by centring on the weighted means, and the ridge solved by one thin SVD of
+    the centred, square-root-weighted design (no normal equations; ``O(S M min(S, M))``,
+    so it holds for more players than samples). When ``alpha == 0`` and the samples do not
+    tell every player apart, ``beta`` is the minimum-norm fit.
+    """
+    z = np.asarray(masks, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    sw, wn = np.sqrt(w), w / w.sum()
+    zbar = wn @ z                                                   # weighted means [M]
+    u, sv, vt = np.linalg.svd((z - zbar) * sw[:, None], full_matrices=False)
+    if alpha > 0:
+        f = sv / (sv ** 2 + alpha)
+    else:
+        keep = sv > 1e-10 * (sv[0] if sv.size else 0.0)
+        f = np.where(keep, 1.0 / np.where(keep, sv, 1.0), 0.0)
+    beta = ((vt.T * f) @ u.T) * sw[None, :]                         # [M, S]
+    return np.concatenate([(wn - zbar @ beta)[None], beta], axis=0)
+
+
+def _check_args(n_samples: Any, kernel_width: Any, distance: Any, alpha: Any) -> None:
+    if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) \
+            or n_samples < 2:
+        raise InputError(f"n_samples: expected an int >= 2 (samples, the instance "
+                         f"included), got {n_samples!r}")
+    if distance not in DISTANCES:
+        raise InputError(f"distance: expected one of {DISTANCES}, got {distance!r}")
+    if kernel_width is not None and (
+            not isinstance(kernel_width, (int, float, np.integer, np.floating))
+            or isinstance(kernel_width, bool) or not math.isfinite(kernel_width)
+            or kernel_width <= 0):
+        raise InputError(f"kernel_width: expected None or a finite number > 0, "
+                         f"got {kernel_width!r}")
+    if not isinstance(alpha, (int, float, np.integer, np.floating)) \
+            or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha < 0:
+        raise InputError(f"alpha: expected a finite number >= 0, got {alpha!r}")
+
+
+class Lime(ShapleyMethod):
+    """LIME (Ribeiro et al. 2016) over players, fitted for all instances at once.
+
+    ``n_samples`` presence vectors are drawn once per explainer (``lime_text``'s scheme:
+    row 0 the instance, then ``k ~ U{1..M}`` players switched off at random) and weighted
+    by LIME's kernel ``sqrt(exp(-d**2 / kernel_width**2))`` (lime's code; captum's
+    ``exp(-d**2 / (2 w**2))`` is the same kernel). The model output for each distinct
+    sample is fitted by a weighted ridge regression with an unpenalised intercept over all
+    ``M`` players (as lime's ``feature_selection="none"``); duplicate samples are
+    evaluated once and fitted with their summed weight, which gives the same fit.
+
+    LIME is not efficient: the coefficients need not sum to ``f(x) - base``.
+
+    Args:
+        model: Anything :func:`xaicore.export` accepts (single input).
+        background: Background rows ``[K, ...]`` (or one baseline row) standing in for
+            absent players.
+        n_samples: Samples of the interpretable space, the instance included (lime:
+            ``num_samples``).
+        kernel_width: Width of the kernel; ``None``: lime's defaults, ``0.25`` for
+            ``"cosine"`` (``lime_text``'s 25 on distances x 100) and ``0.75 * sqrt(M)`` for
+            ``"euclidean"`` (``lime_tabular``).
+        distance: ``"cosine"`` (lime text/image, captum) or ``"euclidean"`` of the presence
+            vector from the all-ones row.
+        alpha: Ridge penalty on the coefficients (lime: scikit-learn's ``Ridge(alpha=1)``).
+        seed: Seed of the samples (same seed, same attributions).
+        groups, feature_names, link, background_size, max_batch, progress: as
+            :class:`KernelShap`.
+
+    Example:
+        >>> lime = xaicore.Lime(model, X[:50], n_samples=1000)        # doctest: +SKIP
+        >>> att = lime.explain(X[:5], target="predicted")              # doctest: +SKIP
+        >>> att.stats["score"]                   # weighted R^2 of each fit  # doctest: +SKIP
+    """
+
+    name = "Lime"
+
+    def __init__(self, model: Any, background: Any, *, n_samples: int = 1000,
+                 kernel_width: float | None = None, distance: str = "cosine",
+                 alpha: float = 1.0, seed: int = 0, groups: Any = None,
+                 feature_names: Any = None, link: str = "identity",
+                 background_size: int | None = None, max_batch: int | None = None,
+                 progress: bool | None = None) -> None:
+        _check_args(n_samples, kernel_width, distance, alpha)
+        super().__init__(model, background, groups=groups, feature_names=feature_names,
+                         link=link, background_size=background_size, seed=seed,
+                         max_batch=max_batch, progress=progress)
+        m = self.n_players
+        if kernel_width is None:
+            kernel_width = 0.25 if distance == "cosine" else 0.75 * math.sqrt(m)
+        self.n_samples, self.distance = int(n_samples), distance
+        self.kernel_width, self.alpha = float(kernel_width), float(alpha)
+        #: The samples as drawn (``bool[n_samples, M]``, row 0 the instance) and weighted.
+        self.masks = lime_masks(m, self.n_samples, self.seed)
+        self.weights = lime_weights(self.masks, distance, self.kernel_width)
+        # distinct samples, each once, with their summed weight: the same weighted fit
+        self.design, inverse = np.unique(self.masks, axis=0, return_inverse=True)
+        self.design_weights = np.bincount(inverse.reshape(-1), weights=self.weights)
+        self.operator = ridge_operator(self.design, self.design_weights, self.alpha)
+        on = self.design.sum(axis=1)
+        self._full, self._empty = np.flatnonzero(on == m), np.flatnonzero(on == 0)
+        self._mid = np.flatnonzero((on > 0) & (on < m))
+
+    def _masks(self) -> np.ndarray:
+        """The distinct samples the engine evaluates (the full and empty ones aside)."""
+        return self.design[self._mid]
+
+    def _config(self) -> dict:
+        return {"n_samples": self.n_samples, "distance": self.distance,
+                "kernel_width": self.kernel_width, "alpha": self.alpha}
+
+    def explain(self, X: Any, *, target: Any = None) -> Attribution:
+        """LIME coefficients of every player for each row of ``X``.
+
+        Args:
+            X: Inputs ``[n, ...]`` matching the model (and the background).
+            target: ``None`` (all outputs: values ``[n, M, O]``), an int, one int per row,
+                or ``"predicted"`` (values ``[n, M]``).
+
+        Returns:
+            An :class:`Attribution`: ``values`` are the ridge coefficients,
+            ``base_values`` the intercepts (the surrogate's output with every player
+            absent, not the expected output); ``stats`` hold ``model_rows``, ``seconds``,
+            ``coalitions`` (distinct samples fitted), ``compiles`` and ``score``, the
+            weighted R^2 of each fit (as lime's ``score``; 1 where the output is constant
+            over the samples), shaped like ``base_values``.
+        """
+        t0 = time.perf_counter()
+        prep = self._prepare(X, target)
+        x = prep.x
+        batch = self._batch(prep.fn)
+        if self.max_batch is None:  # no user cap: the engine's cache-friendly call size
+            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
+        k = len(self.background)
+        v1 = self.engine.full_value(x, batch)                          # [n, O]
+        y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]
+        y[:, self._full] = v1[:, None]
+        if self._empty.size:
+            y[:, self._empty] = self.engine.base_value()
+        if self._mid.size:
+            y[:, self._mid] = self.engine.values(x, self._masks(), batch, self.progress)
+        coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]
+        base, phi = coef[:, 0], coef[:, 1:]
+        score = self._score(y, base, phi)
+        t = prep.target
+        if t is not None:
+            rows = np.arange(prep.n)
+            phi, base, score = phi[rows, :, t], base[rows, t], score[rows, t]
+        stats = {"model_rows": int(prep.n * (self._mid.size * k + 1)
+                                   + (k if self._empty.size else 0)),
+                 "coalitions": len(self.design), "seconds": time.perf_counter() - t0,
+                 "compiles": self.engine.compiled, "score": score}
+        return Attribution(values=phi, base_values=base, data=np.asarray(x),
+                           method=self.name, feature_names=self.feature_names,
+                           output_names=list(prep.fn.output_names), target=t,
+                           params={"link": self.link, "seed": self.seed,
+                                   "background_rows": int(k), **self._config()},
+                           stats=stats)
+
+    def _score(self, y: np.ndarray, base: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        """Weighted R^2 of each fit, ``[n, O]``."""
+        w = self.design_weights / self.design_weights.sum()
+        pred = base[:, None] + np.einsum("um,nmo->nuo", self.design.astype(float), phi)
+        ss_res = np.einsum("u,nuo->no", w, (y - pred) ** 2)
+        ss_tot = np.einsum("u,nuo->no", w, (y - np.einsum("u,nuo->no", w, y)[:, None]) ** 2)
+        return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 1.0)
