@@ -79,7 +79,7 @@ def test_rows_are_independent_and_errors():
     v = np.stack([f(c.masks), g(c.masks)])                               # [2, S]
     v0 = np.array([_ends(f, m)[0][0], _ends(g, m)[0][0]])
     v1 = np.array([_ends(f, m)[1][0], _ends(g, m)[1][0]])
-    both = K.solve_cubic(c.masks, c.weights, v, v0, v1, rows_per_solve=1)
+    both = K.solve_cubic(c.masks, c.weights, v, v0, v1)
     alone = K.solve_cubic(c.masks, c.weights, v[1:], v0[1:], v1[1:])
     np.testing.assert_allclose(both[1], alone[0], rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="masks"):

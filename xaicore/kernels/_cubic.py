@@ -49,10 +49,28 @@ def _separates(z8: np.ndarray, w: np.ndarray) -> bool:
     return bool(ev[0] > 1e-9 * max(ev[-1], 1e-300))
 
 
+def _solve_row(g_zz: np.ndarray, g_zh: np.ndarray, g_hh: np.ndarray, diag: np.ndarray,
+               lam: float, rhs: np.ndarray, a: np.ndarray, dv: float) -> np.ndarray:
+    """``min theta' G theta - 2 rhs' theta`` (+ ridge ``lam`` on the terms) subject to
+    ``a' theta = dv``: the constraint eliminates ``theta_0`` (``a_0 = 1``), the rest is a
+    positive definite system solved by Cholesky (LAPACK ``dposv``)."""
+    from scipy.linalg import lapack
+
+    g = np.block([[g_zz, g_zh], [g_zh.T, g_hh]])
+    g[diag, diag] += lam
+    aj, gj, g00 = a[1:], g[1:, 0], g[0, 0]
+    red = g[1:, 1:] - np.outer(gj, aj) - np.outer(aj, gj) + g00 * np.outer(aj, aj)
+    rr = rhs[1:] - aj * rhs[0] - dv * gj + dv * g00 * aj
+    _, x, info = lapack.dposv(red, rr, lower=1, overwrite_a=1, overwrite_b=0)
+    if info != 0:   # not positive definite (numerically): the bordered system, min-norm
+        kkt = np.block([[g, a[:, None]], [a[None], np.zeros((1, 1))]])
+        return np.linalg.lstsq(kkt, np.append(rhs, dv), rcond=None)[0][:-1]
+    return np.concatenate([[dv - aj @ x], x])
+
+
 def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.ndarray,
                 v1: np.ndarray, *, lam: float = 1e-2, alpha: float = 1.0,
-                rows_per_solve: int | None = None, operator: tuple | None = None
-                ) -> np.ndarray:
+                operator: tuple | None = None) -> np.ndarray:
     """Shapley estimate of the third-order surrogate fitted to ``v`` (see module text).
 
     Args:
@@ -63,8 +81,6 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
         lam: Ridge on the third-order coefficients (weights normalised as in
             :func:`sample_coalitions`: a full enumeration sums to 1).
         alpha: Exponent of the per-row prior scale (0: the same for every term).
-        rows_per_solve: Rows (x outputs) solved per stacked LAPACK call (memory knob;
-            default: about 64 MB of systems per call).
         operator: The linear estimate's ``(P, c)`` from :func:`wls_operator` of the same
             coalitions, if already built (it sets the prior scale).
 
@@ -97,34 +113,18 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
     r_z, r_h = y @ zw, y @ hw                                         # [R, M], [R, T]
     beta = phi0.transpose(0, 2, 1).reshape(n * o, m)
     dv = (v1 - v0).reshape(n * o)
-    p = m + t
-    if rows_per_solve is None:
-        rows_per_solve = max(1, min(64, (64 << 20) // (8 * (p + 1) ** 2)))
     out = np.empty((n * o, m))
-    eye = lam * np.eye(t)
     inc = np.zeros((t, m))                                            # term -> its players
     inc[np.arange(t)[:, None], tri] = 1.0
-    for r0 in range(0, n * o, rows_per_solve):
-        r1 = min(r0 + rows_per_solve, n * o)
-        k = r1 - r0
-        sc = np.abs(beta[r0:r1][:, tri]).prod(axis=2) ** (alpha / 2.0)  # [k, T]
-        mean = sc.mean(axis=1, keepdims=True)
-        sc = np.where(mean > 0, sc / np.where(mean > 0, mean, 1.0), 1.0)
-        kkt = np.zeros((k, p + 1, p + 1))
-        kkt[:, :m, :m] = g_zz
-        kkt[:, :m, m:p] = g_zh[None] * sc[:, None, :]
-        kkt[:, m:p, :m] = kkt[:, :m, m:p].transpose(0, 2, 1)
-        kkt[:, m:p, m:p] = g_hh[None] * sc[:, :, None] * sc[:, None, :] + eye
-        kkt[:, :m, p] = kkt[:, p, :m] = 1.0
-        kkt[:, m:p, p] = kkt[:, p, m:p] = 2.0 * sc
-        rhs = np.concatenate([r_z[r0:r1], r_h[r0:r1] * sc, dv[r0:r1, None]], axis=1)
-        try:
-            sol = np.linalg.solve(kkt, rhs[..., None])[..., 0]
-        except np.linalg.LinAlgError:   # players the coalitions never separate: any
-            sol = np.stack([np.linalg.lstsq(a, b, rcond=None)[0]   # exact fit, min-norm
-                            for a, b in zip(kkt, rhs)])
-        c = sol[:, m:p] * sc * (2.0 / 3.0)                              # [k, T]
-        out[r0:r1] = sol[:, :m] + c @ inc
+    diag = np.arange(m, m + t)
+    for r in range(n * o):
+        sc = np.abs(beta[r, tri]).prod(axis=1) ** (alpha / 2.0)         # prior scale [T]
+        mean = sc.mean()
+        sc = sc / mean if mean > 0 else np.ones(t)
+        theta = _solve_row(g_zz, g_zh * sc, g_hh * np.outer(sc, sc), diag, lam,
+                           np.concatenate([r_z[r], r_h[r] * sc]),
+                           np.concatenate([np.ones(m), 2.0 * sc]), dv[r])
+        out[r] = theta[:m] + (theta[m:] * sc * (2.0 / 3.0)) @ inc
     phi = out.reshape(n, o, m).transpose(0, 2, 1)
     return phi[..., 0] if squeeze else phi
 
