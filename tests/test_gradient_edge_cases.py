@@ -62,3 +62,20 @@ def test_job_parts_draw_their_own_noise():
     seeds = {_jobs.part_seed(0, i) for i in range(100)}
     assert len(seeds) == 100 and all(0 <= s < 2 ** 32 for s in seeds)
     assert _jobs.part_seed(0, 1) == _jobs.part_seed(0, 1) != _jobs.part_seed(1, 1)
+
+
+def test_variance_survives_a_large_mean_gradient():
+    def g(x):
+        return 0.5 * jnp.sum(x ** 2, axis=1, keepdims=True)
+
+    f1 = xaicore.from_jax(g, input_shape=(6,))
+    f2 = xaicore.from_jax(lambda x: g(x) + 1e4 * x.sum(axis=1, keepdims=True), input_shape=(6,))
+    a = xaicore.VarGrad(f1, n_samples=64, seed=3).explain(X, target=0).values
+    b = xaicore.VarGrad(f2, n_samples=64, seed=3).explain(X, target=0).values
+    np.testing.assert_allclose(b, a, rtol=0.02, atol=1e-4)   # a constant gradient adds no spread
+    s1 = xaicore.SmoothGrad(f1, n_samples=64, seed=3).explain(X, target=0).stderr
+    s2 = xaicore.SmoothGrad(f2, n_samples=64, seed=3).explain(X, target=0).stderr
+    np.testing.assert_allclose(s2, s1, rtol=0.02, atol=1e-4)
+    # the gradient of g is x itself: the variance of x + noise is the noise variance
+    sd = 0.15 * (X.max(axis=1) - X.min(axis=1))
+    np.testing.assert_allclose(a.mean(axis=1), sd ** 2, rtol=0.2)

@@ -68,8 +68,7 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
                              max_batch, key=jax.random.key(seed), need_sq=True,
                              progress=progress)
     k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
-    se = tmap(lambda m, q: np.sqrt(np.maximum(q - m * m, 0.0) / k) if k
-              else np.full_like(m, np.nan), mean, sq)
+    se = tmap(lambda m, q: np.sqrt(q / k) if k else np.full_like(m, np.nan), mean, sq)
     return mean, se, p
 
 

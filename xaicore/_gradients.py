@@ -88,6 +88,11 @@ def check_float_inputs(fn: ModelFn) -> None:
                              "layer with layer gradients, or use a Shapley method")
 
 
+def _bcast(v: jax.Array, ndim: int) -> jax.Array:
+    """``v [r]`` shaped to broadcast against ``[k, r, ...]`` arrays of ``ndim`` axes."""
+    return v.reshape((1, v.shape[0]) + (1,) * (ndim - 2))
+
+
 def _wsum(a: jax.Array, w: jax.Array) -> jax.Array:
     """``sum_c w[r, c] * a[k, r, c, ...]`` -> ``[k, r, ...]``."""
     return jnp.sum(a * w.reshape((1, *w.shape) + (1,) * (a.ndim - 3)), axis=2)
@@ -96,7 +101,7 @@ def _wsum(a: jax.Array, w: jax.Array) -> jax.Array:
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
               all_outputs: bool, need_sq: bool) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
-    target, key) -> (sum, sumsq | None)``, pytrees like ``x`` (+ trailing output axis)."""
+    target, key) -> (sum, second moment | None)``, pytrees like ``x`` (+ output axis)."""
     k_out = fn.n_outputs if all_outputs else 1
 
     def step(params: Any, x: Any, aux: Any, shared: Any, idx: jax.Array,
@@ -126,20 +131,31 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
             g = tmap(lambda a: a.reshape((a.shape[0], r, block, *a.shape[2:])), g)
             if mult is not None:
                 g = tmap(lambda a, m: a * m[None].astype(a.dtype), g, mult)
-            total, sq = carry
+            total, moments = carry
             total = tmap(lambda t, a: t + _wsum(a, w), total, g)
-            if need_sq:
-                sq = tmap(lambda t, a: t + _wsum(a * a, w), sq, g)
-            return (total, sq), None
+            if need_sq:   # sums around a shift (the first block's mean): no cancellation
+                sq, dev, shift = moments
+                wr = jnp.sum(w, axis=1)                               # [r]
+                shift = tmap(lambda s_, a: jnp.where(
+                    b == 0, _wsum(a, w) / _bcast(wr, a.ndim - 1), s_), shift, g)
+                cen = tmap(lambda a, s_: a - s_[:, :, None], g, shift)
+                sq = tmap(lambda t, a: t + _wsum(a * a, w), sq, cen)
+                dev = tmap(lambda t, a: t + _wsum(a, w), dev, cen)
+                moments = (sq, dev, shift)
+            return (total, moments), None
 
         zeros = tmap(lambda a: jnp.zeros((k_out, *a.shape), a.dtype), x)
-        init = (zeros, zeros if need_sq else None)
+        init = (zeros, (zeros, zeros, zeros) if need_sq else None)
         if n_blocks == 1:
-            (total, sq), _ = body(init, jnp.int32(0))
+            (total, moments), _ = body(init, jnp.int32(0))
         else:
-            (total, sq), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
+            (total, moments), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
         last = (lambda a: jnp.moveaxis(a, 0, -1)) if all_outputs else (lambda a: a[0])
-        return tmap(last, total), (tmap(last, sq) if need_sq else None)
+        if not need_sq:
+            return tmap(last, total), None
+        sq, dev, _ = moments   # weighted second moment around the weighted mean
+        m2 = tmap(lambda q, d: jnp.maximum(q - d * d, 0.0), sq, dev)
+        return tmap(last, total), tmap(last, m2)
 
     return jax.jit(step)
 
@@ -193,10 +209,12 @@ class GradientEngine:
             max_batch: Model rows per device call.
             key: Random key, or ``None`` for deterministic samplers (samples are keyed by
                 global row and sample index, so results do not depend on the chunking).
-            need_sq: Also return the weighted sums of squares.
+            need_sq: Also return the weighted second moments around the weighted mean
+                (the variance when the weights sum to 1), accumulated around a shift so
+                that a large mean does not cancel the spread in float32.
 
         Returns:
-            ``(sum, sumsq or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
+            ``(sum, second moment or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
             output axis when ``target`` is ``None``).
         """
         leaves = jax.tree_util.tree_leaves(x)
