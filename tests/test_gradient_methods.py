@@ -112,5 +112,5 @@ def test_rows_per_call_bounded(smooth):
     (lambda fn, X: Saliency(fn).explain(X, target=7), "target")])
 def test_bad_input(smooth, make, arg):
     fn, X = smooth
-    with pytest.raises(xaicore.InputError, match=arg):
+    with pytest.raises(xaicore.InputError, match=rf"^{arg}:"):
         make(fn, X)

@@ -187,7 +187,7 @@ def test_singular_design_gets_min_norm_and_stays_efficient():
     (lambda: K.exact_operator(21), "n_features"),
 ])
 def test_bad_input_names_argument(call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
         call()
 
 

@@ -86,7 +86,7 @@ def test_rows_are_independent_and_errors():
         K.solve_cubic(c.masks[:, :2], c.weights, v, v0, v1)
     with pytest.raises(ValueError, match="lam"):
         K.solve_cubic(c.masks, c.weights, v, v0, v1, lam=0.0)
-    with pytest.raises(ValueError, match="v"):
+    with pytest.raises(ValueError, match=r"^v: expected"):
         K.solve_cubic(c.masks, c.weights, v[:, :-1], v0, v1)
 
 
