@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from ._attribution import Attribution
-from ._engine import preferred_batch
 from ._errors import InputError
 from ._shapley_base import ShapleyMethod
 
@@ -188,9 +187,7 @@ class Lime(ShapleyMethod):
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
         x = prep.x
-        batch = self._batch(prep.fn)
-        if self.max_batch is None:  # no user cap: the engine's cache-friendly call size
-            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
+        batch = self._call_batch(prep.fn)
         k = len(self.background)
         v1 = self.engine.full_value(x, batch)                          # [n, O]
         y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]
@@ -210,12 +207,7 @@ class Lime(ShapleyMethod):
                                    + (k if self._empty.size else 0)),
                  "coalitions": len(self.design), "seconds": time.perf_counter() - t0,
                  "compiles": self.engine.compiled, "score": score}
-        return Attribution(values=phi, base_values=base, data=np.asarray(x),
-                           method=self.name, feature_names=self.feature_names,
-                           output_names=list(prep.fn.output_names), target=t,
-                           params={"link": self.link, "seed": self.seed,
-                                   "background_rows": int(k), **self._config()},
-                           stats=stats)
+        return self._result(prep, phi, base, stats)
 
     def _score(self, y: np.ndarray, base: np.ndarray, phi: np.ndarray) -> np.ndarray:
         """Weighted R^2 of each fit, ``[n, O]``."""

@@ -59,6 +59,25 @@ class ShapleyMethod(Method):
         return {}
 
     # -- the shared flow -----------------------------------------------------------------
+    def _call_batch(self, fn: Any) -> int:
+        """Model rows per device call for this call (the engine's cache-friendly size when
+        the user set no ``max_batch``)."""
+        batch = self._batch(fn)
+        if self.max_batch is None:
+            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
+        return batch
+
+    def _result(self, prep: Any, values: np.ndarray, base: np.ndarray, stats: dict
+                ) -> Attribution:
+        """The :class:`Attribution` of one call (values already narrowed to the target)."""
+        return Attribution(values=values, base_values=base, data=np.asarray(prep.x),
+                           method=self.name, feature_names=self.feature_names,
+                           output_names=list(prep.fn.output_names), target=prep.target,
+                           params={"link": self.link, "seed": self.seed,
+                                   "background_rows": len(self.background),
+                                   **self._config()},
+                           stats=stats)
+
     def explain(self, X: Any, *, target: Any = None) -> Attribution:
         """Shapley values of every player for each row of ``X``.
 
@@ -75,9 +94,7 @@ class ShapleyMethod(Method):
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
         x = prep.x
-        batch = self._batch(prep.fn)
-        if self.max_batch is None:  # no user cap: the engine's cache-friendly call size
-            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
+        batch = self._call_batch(prep.fn)
         masks = self._masks()
         v0 = self.engine.base_value()                       # [O]
         v1 = self.engine.full_value(x, batch)               # [n, O]
@@ -97,9 +114,4 @@ class ShapleyMethod(Method):
         stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1) + k),
                      coalitions=int(masks.shape[0]), seconds=time.perf_counter() - t0,
                      max_efficiency_gap=float(gap.max()), compiles=self.engine.compiled)
-        return Attribution(values=phi, base_values=base, data=np.asarray(x),
-                           method=self.name, feature_names=self.feature_names,
-                           output_names=list(prep.fn.output_names), target=t,
-                           params={"link": self.link, "seed": self.seed,
-                                   "background_rows": int(k), **self._config()},
-                           stats=stats)
+        return self._result(prep, phi, base, stats)
