@@ -79,3 +79,11 @@ def test_variance_survives_a_large_mean_gradient():
     # the gradient of g is x itself: the variance of x + noise is the noise variance
     sd = 0.15 * (X.max(axis=1) - X.min(axis=1))
     np.testing.assert_allclose(a.mean(axis=1), sd ** 2, rtol=0.2)
+
+
+def test_one_compile_for_many_row_counts():
+    ig = xaicore.IntegratedGradients(f, n_steps=8, max_batch=64)
+    for n in (5, 6, 7, 8):
+        att = ig.explain(np.repeat(X, 2, axis=0)[:n], target=0)
+        assert att.values.shape == (n, 6)
+    assert ig.engine.compiled == 1

@@ -46,16 +46,19 @@ def pad_rows(tree: Any, size: int) -> Any:
 
 
 def run_chunked(step: Callable[..., Any], data: Any, chunk: int, *, shared: tuple = (),
-                progress: bool | None = None, desc: str = "xaicore") -> Any:
+                progress: bool | None = None, desc: str = "xaicore",
+                exact_chunk: bool = False) -> Any:
     """Apply ``step(chunk_of_data, *shared)`` over the rows of ``data`` in fixed-size chunks.
 
     ``data`` is a pytree of arrays with a common leading axis ``n``; the last chunk is
     padded so every call has the same shapes (one compilation). Outputs (a pytree of
-    arrays with a leading axis ``chunk``) are trimmed and concatenated on the host.
+    arrays with a leading axis ``chunk``) are trimmed and concatenated on the host. With
+    ``exact_chunk`` every call has ``chunk`` rows even when ``n`` is smaller (callers that
+    round ``chunk`` to a few sizes compile once for many ``n``).
     """
     leaves = jax.tree_util.tree_leaves(data)
     n = int(leaves[0].shape[0])
-    chunk = max(1, min(chunk, n))
+    chunk = max(1, chunk if exact_chunk else min(chunk, n))
     meter = progress_meter(n, desc, progress)
     pieces = []
     try:

@@ -229,7 +229,7 @@ class GradientEngine:
         data = (x, aux, np.arange(n, dtype=np.int32), t)
         total, sq = run_chunked(
             lambda part: step(self.fn.params, part[0], part[1], shared, part[2], part[3], key),
-            data, p.rows, progress=progress, desc="gradients")
+            data, p.rows, progress=progress, desc="gradients", exact_chunk=True)
         return total, sq, p
 
 
