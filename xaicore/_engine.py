@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._batching import pad_rows
 from ._modelfn import ModelFn
 from ._progress import progress_meter
 
@@ -93,8 +94,9 @@ def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int,
     link_f = link_fn(link)
     g = jnp.asarray(groups)
 
-    def chunk(params: Any, x: jax.Array, masks: jax.Array, coal: jax.Array,
-              background: jax.Array, weights: jax.Array) -> jax.Array:
+    def chunk(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
+              coal: jax.Array, background: jax.Array, weights: jax.Array) -> jax.Array:
+        x = jnp.take(xs, inst, axis=0)                                    # [p, *row]
         p, k = x.shape[0], background.shape[0]
         z = jnp.take(masks, coal, axis=0)                                 # [p, M]
         elem = z[:, g].reshape((p, *row_shape))                           # [p, *row]
@@ -103,14 +105,16 @@ def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int,
         y = jnp.einsum("pko,k->po", y.reshape((p, k, -1)), weights)
         return link_f(y)                                                  # [p, O]
 
-    def step(params: Any, x: jax.Array, masks: jax.Array, coal: jax.Array,
-             count: jax.Array, background: jax.Array, weights: jax.Array) -> jax.Array:
-        """``x [c, p, *row]``, ``coal [c, p]``: the first ``count`` chunks, ``[c, p, O]``."""
+    def step(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
+             coal: jax.Array, count: jax.Array, background: jax.Array,
+             weights: jax.Array) -> jax.Array:
+        """The call's instances ``xs [R, *row]``; ``inst``, ``coal [c, p]``: each pair's
+        instance (row of ``xs``) and coalition; the first ``count`` chunks, ``[c, p, O]``."""
         def one(i: jax.Array) -> jax.Array:
-            return chunk(params, x[i], masks, coal[i], background, weights)
+            return chunk(params, xs, inst[i], masks, coal[i], background, weights)
 
         shape = jax.eval_shape(one, jnp.int32(0))
-        out = jnp.zeros((x.shape[0], *shape.shape), shape.dtype)
+        out = jnp.zeros((inst.shape[0], *shape.shape), shape.dtype)
         return jax.lax.fori_loop(
             0, count, lambda i, o: jax.lax.dynamic_update_index_in_dim(o, one(i), i, 0), out)
 
@@ -160,6 +164,7 @@ class CoalitionEngine:
         n, s = x.shape[0], masks.shape[0]
         p = plan(n, s, self.background.shape[0], max_batch)
         total, per_call = n * s, p.pairs * p.chunks
+        span = min(n, per_call // s + 2)   # most instances one call's pairs can touch
         masks_d = jnp.asarray(np.asarray(masks, bool))
         out = np.empty((n, s, self.fn.n_outputs), dtype=np.float64)
         flat = out.reshape(total, -1)
@@ -179,9 +184,12 @@ class CoalitionEngine:
             for p0 in range(0, total, per_call):
                 pair = np.minimum(np.arange(p0, p0 + per_call), total - 1)  # pad: repeat last
                 inst, coal = np.divmod(pair, s)
+                first = int(inst[0])   # the instances go over once, the pairs index them
+                xs = pad_rows(x[first:first + span], span)
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
-                res = self._step(self.fn.params,
-                                 jnp.asarray(x[inst].reshape(p.chunks, p.pairs, *x.shape[1:])),
+                res = self._step(self.fn.params, jnp.asarray(xs),
+                                 jnp.asarray((inst - first).astype(np.int32).reshape(
+                                     p.chunks, p.pairs)),
                                  masks_d, jnp.asarray(coal.astype(np.int32).reshape(
                                      p.chunks, p.pairs)), jnp.int32(count),
                                  self.background, self.weights)
