@@ -122,3 +122,13 @@ def test_merge_sums_counts_and_keeps_maxima():
     assert m.stats["forward_rows"] == 5 and m.stats["seconds"] == 1.0
     assert m.stats["max_completeness_gap"] == 1e-2 and m.stats["compiles"] == 1
     np.testing.assert_array_equal(m.stats["completeness_gap"], [1e-3] * 2 + [1e-2] * 3)
+
+
+def test_csv_header_names_the_features(files, tmp_path):
+    d, X, _ = files
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", header="age,bmi,bp,s1,s2", comments="")
+    att = _jobs.run_job(d / "model.keras", tmp_path / "x.csv", tmp_path / "o", method="saliency",
+                        log=None, progress=False)
+    assert att.feature_names == ["age", "bmi", "bp", "s1", "s2"]
+    np.testing.assert_allclose(att.data, X, rtol=1e-6)
+    assert _jobs.csv_header(d / "bg.csv") == list("abcde") and _jobs.csv_header(d / "x.npy") is None

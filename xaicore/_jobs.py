@@ -72,14 +72,7 @@ def load_array(path: str | os.PathLike, arg: str) -> np.ndarray:
                 raise InputError(f"{arg}: {p.name} holds arrays {z.files}; name the one to "
                                  "explain 'x'")
     elif suffix == ".csv":
-        with open(p) as f:
-            first = f.readline()
-        try:
-            [float(t) for t in first.strip().split(",")]
-            skip = 0
-        except ValueError:
-            skip = 1
-        a = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
+        a = np.loadtxt(p, delimiter=",", skiprows=1 if csv_header(p) else 0, ndmin=2)
     else:
         raise InputError(f"{arg}: expected a .npy, .npz or .csv file, got {p.name!r}")
     if a.ndim < 1 or a.shape[0] == 0:
@@ -87,6 +80,20 @@ def load_array(path: str | os.PathLike, arg: str) -> np.ndarray:
     if a.dtype == np.float64:
         a = a.astype(np.float32)
     return a
+
+
+def csv_header(path: str | os.PathLike) -> list[str] | None:
+    """The column names of a ``.csv`` file whose first line is not numbers, else None."""
+    p = pathlib.Path(path)
+    if p.suffix.lower() != ".csv":
+        return None
+    with open(p) as f:
+        names = [t.strip().strip('"') for t in f.readline().strip().split(",")]
+    try:
+        [float(t) for t in names]
+    except ValueError:
+        return names
+    return None
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -263,6 +270,10 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
         finally:
             meter.close()
     att = merge([Attribution.load(p) for p in paths])
+    names = csv_header(data)
+    if names and att.values.ndim >= 2 and att.values.shape[1] == len(names) \
+            and "feature_names" not in options:   # one player per column: name them
+        att.feature_names = names
     att.save(out / "attribution.npz")
     say(f"{len(x)} rows explained with {METHODS[method][0]}: {out / 'attribution.npz'}")
     return att
