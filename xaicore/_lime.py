@@ -156,6 +156,7 @@ class Lime(ShapleyMethod):
         self.design, inverse = np.unique(self.masks, axis=0, return_inverse=True)
         self.design_weights = np.bincount(inverse.reshape(-1), weights=self.weights)
         self.operator = ridge_operator(self.design, self.design_weights, self.alpha)
+        self._gram: np.ndarray | None = None   # [1, z]' W [1, z], for the scores
         on = self.design.sum(axis=1)
         self._full, self._empty = np.flatnonzero(on == m), np.flatnonzero(on == 0)
         self._mid = np.flatnonzero((on > 0) & (on < m))
@@ -210,9 +211,22 @@ class Lime(ShapleyMethod):
         return self._result(prep, phi, base, stats)
 
     def _score(self, y: np.ndarray, base: np.ndarray, phi: np.ndarray) -> np.ndarray:
-        """Weighted R^2 of each fit, ``[n, O]``."""
-        w = self.design_weights / self.design_weights.sum()
-        pred = base[:, None] + np.einsum("um,nmo->nuo", self.design.astype(float), phi)
-        ss_res = np.einsum("u,nuo->no", w, (y - pred) ** 2)
-        ss_tot = np.einsum("u,nuo->no", w, (y - np.einsum("u,nuo->no", w, y)[:, None]) ** 2)
-        return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 1.0)
+        """Weighted R^2 of each fit, ``[n, O]``, from moments: the ridge's normal equations
+        give ``D'Wy = (G + alpha P) theta``, so the residual sum of squares is
+        ``y'Wy - theta' G theta - 2 alpha |beta|^2`` (``O(U + M^2)`` per row, not
+        ``O(U M)``: no predictions are formed)."""
+        w = self.design_weights
+        total = w.sum()
+        if self._gram is None:
+            d = np.concatenate([np.ones((len(self.design), 1)),
+                                self.design.astype(np.float64)], axis=1)
+            self._gram = d.T @ (d * w[:, None])
+        theta = np.concatenate([base[:, None], phi], axis=1)            # [n, M + 1, O]
+        yy = np.einsum("u,nuo->no", w, y * y) / total
+        mean = np.einsum("u,nuo->no", w, y) / total
+        fit = np.einsum("njo,jk,nko->no", theta, self._gram, theta, optimize=True)
+        ss_res = np.maximum(yy - (fit + 2.0 * self.alpha * np.sum(phi * phi, axis=1)) / total,
+                            0.0)
+        ss_tot = np.maximum(yy - mean * mean, 0.0)
+        ok = ss_tot > 1e-12 * np.maximum(yy, 1e-300)   # constant output: a perfect fit
+        return np.where(ok, 1.0 - ss_res / np.where(ok, ss_tot, 1.0), 1.0)
