@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore import _engine
+from xaicore import _batching, _engine
 from xaicore import kernels as K
 from xaicore.kernels import _se
 from xaicore.kernels._numpy import operator_from_inverse, projected_gram
@@ -56,9 +56,9 @@ def test_plan_bounds():
 
 
 def test_preferred_batch_caps_the_default_on_cpu():
-    assert _engine.preferred_batch(64, 65536) == 4096
-    assert _engine.preferred_batch(3072, 1365) == 256
-    assert _engine.preferred_batch(64, 100) == 100          # never above the given cap
+    assert _batching.preferred_batch(64, 65536) == 4096
+    assert _batching.preferred_batch(3072, 1365) == 256
+    assert _batching.preferred_batch(64, 100) == 100          # never above the given cap
 
 
 def _reference_counts(coal, n_boot, seed):

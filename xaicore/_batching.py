@@ -18,11 +18,31 @@ _TARGET_ELEMENTS = 1 << 22
 _GRADIENT_ROWS = 4096
 
 
-def default_max_batch(row_elements: int, *, gradient: bool = False) -> int:
+#: On CPU a device call runs fastest when its working set stays in cache: coalition calls
+#: default to about 1 MB of float32 model input (256 to 8192 model rows). Measured on a
+#: 2-core x86-64: a 64-feature MLP peaks at 1024-8192 rows per call (65536: -50%), a
+#: 32x32x3 CNN at 64-512 (1365: -40%). Accelerators keep the larger default.
+_CPU_CALL_ELEMENTS = 1 << 18
+_CPU_MIN_ROWS, _CPU_MAX_ROWS = 256, 8192
+
+
+def preferred_batch(row_elements: int, max_batch: int) -> int:
+    """``max_batch`` capped, on CPU, to the cache-friendly call size above."""
+    if jax.default_backend() != "cpu":
+        return max_batch
+    rows = _CPU_CALL_ELEMENTS // max(1, row_elements)
+    return max(1, min(max_batch, _CPU_MAX_ROWS, max(_CPU_MIN_ROWS, rows)))
+
+
+def default_max_batch(row_elements: int, *, gradient: bool = False,
+                      cache_sized: bool = False) -> int:
     """Model rows per device call: about 16 MB of float32 inputs, between 256 and 65536
-    (4096 at most for gradient calls)."""
+    (4096 at most for gradient calls; on CPU, cache-sized for ``cache_sized`` callers such
+    as the coalition engine)."""
     rows = int(min(65536, max(256, _TARGET_ELEMENTS // max(1, row_elements))))
-    return min(rows, _GRADIENT_ROWS) if gradient else rows
+    if gradient:
+        return min(rows, _GRADIENT_ROWS)
+    return preferred_batch(row_elements, rows) if cache_sized else rows
 
 
 def check_max_batch(max_batch: int | None) -> int | None:

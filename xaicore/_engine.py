@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batching import pad_rows
+from ._batching import pad_rows, run_chunked
 from ._modelfn import ModelFn
 from ._progress import progress_meter
 
@@ -35,23 +35,6 @@ def link_fn(link: str) -> Callable[[jax.Array], jax.Array]:
     if link not in _LINKS:
         raise InputError(f"link: expected one of {sorted(_LINKS)}, got {link!r}")
     return _LINKS[link]
-
-
-#: On CPU a device call runs fastest when its working set stays in cache: the default
-#: chunk is about 1 MB of float32 model input (256 to 8192 model rows). Measured on a
-#: 2-core x86-64: a 64-feature MLP peaks at 1024-8192 rows per call (65536: -50%), a
-#: 32x32x3 CNN at 64-512 (1365: -40%). Accelerators keep the larger ``max_batch``.
-_CPU_CALL_ELEMENTS = 1 << 18
-_CPU_MIN_ROWS, _CPU_MAX_ROWS = 256, 8192
-
-
-def preferred_batch(row_elements: int, max_batch: int) -> int:
-    """Model rows per call when the user set no ``max_batch``: ``max_batch`` capped, on
-    CPU, to the cache-friendly size above."""
-    if jax.default_backend() != "cpu":
-        return max_batch
-    rows = _CPU_CALL_ELEMENTS // max(1, row_elements)
-    return max(1, min(max_batch, _CPU_MAX_ROWS, max(_CPU_MIN_ROWS, rows)))
 
 
 #: Most chunks one device call loops over (fewer host round trips per model row).
@@ -153,8 +136,6 @@ class CoalitionEngine:
 
     def full_value(self, x: np.ndarray, max_batch: int) -> np.ndarray:
         """``link(f(x))``: the value of the full coalition, ``[n, O]``."""
-        from ._batching import run_chunked
-
         return run_chunked(lambda part: self._predict(self.fn.params, part), x,
                            max_batch).astype(np.float64)
 

@@ -188,7 +188,7 @@ class Lime(ShapleyMethod):
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
         x = prep.x
-        batch = self._call_batch(prep.fn)
+        batch = self._batch(prep.fn)
         k = len(self.background)
         v1 = self.engine.full_value(x, batch)                          # [n, O]
         y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]

@@ -8,9 +8,10 @@ import numpy as np
 
 from ._attribution import Attribution
 from ._background import check_background, kmeans
-from ._engine import CoalitionEngine, link_fn, preferred_batch
+from ._batching import default_max_batch
+from ._engine import CoalitionEngine, link_fn
 from ._errors import InputError
-from ._method import Method, with_known_specs
+from ._method import Method, row_elements, with_known_specs
 from ._players import group_names, resolve_groups
 
 
@@ -59,13 +60,10 @@ class ShapleyMethod(Method):
         return {}
 
     # -- the shared flow -----------------------------------------------------------------
-    def _call_batch(self, fn: Any) -> int:
-        """Model rows per device call for this call (the engine's cache-friendly size when
-        the user set no ``max_batch``)."""
-        batch = self._batch(fn)
-        if self.max_batch is None:
-            batch = preferred_batch(int(np.prod(self.background.shape[1:])), batch)
-        return batch
+    def _batch(self, fn: Any) -> int:
+        """Model rows per device call: the user's ``max_batch``, else the coalition
+        engine's default (cache-sized on CPU)."""
+        return self.max_batch or default_max_batch(row_elements(fn), cache_sized=True)
 
     def _result(self, prep: Any, values: np.ndarray, base: np.ndarray, stats: dict
                 ) -> Attribution:
@@ -94,7 +92,7 @@ class ShapleyMethod(Method):
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
         x = prep.x
-        batch = self._call_batch(prep.fn)
+        batch = self._batch(prep.fn)
         masks = self._masks()
         v0 = self.engine.base_value()                       # [O]
         v1 = self.engine.full_value(x, batch)               # [n, O]
