@@ -94,10 +94,10 @@ class KernelShap(ShapleyMethod):
         self.estimator = _pick_estimator(estimator, m, exact=self.n_samples >= full)
         if scheme is None:  # the scheme that measured lowest error for each estimator
             scheme = "stratified" if self.estimator == "cubic" else kernels.DEFAULT_SCHEME
-        kw = {"scheme": scheme}
         try:
             self.coalitions = kernels.sample_coalitions(m, self.n_samples, paired=paired,
-                                                        seed=self.seed, backend=backend, **kw)
+                                                        seed=self.seed, backend=backend,
+                                                        scheme=scheme)
         except ValueError as e:
             if "budget" in str(e):
                 raise InputError(f"n_samples: {e}") from None
@@ -105,6 +105,9 @@ class KernelShap(ShapleyMethod):
         self.operator = kernels.wls_operator(self.coalitions.masks, self.coalitions.weights,
                                              ridge=ridge, backend=backend)
         self.scheme, self.backend, self.n_boot = scheme, backend, int(n_boot)
+        self.cubic = kernels.cubic_design(self.coalitions.masks, self.coalitions.weights,
+                                          operator=self.operator) \
+            if self.estimator == "cubic" else None
 
     def _masks(self) -> np.ndarray:
         return self.coalitions.masks
@@ -118,7 +121,7 @@ class KernelShap(ShapleyMethod):
         stats: dict = {}
         if self.estimator == "cubic":
             return kernels.solve_cubic(self.coalitions.masks, self.coalitions.weights,
-                                       v, v0, v1, operator=self.operator), stats
+                                       v, v0, v1, design=self.cubic), stats
         phi = apply_operator(*self.operator, v, v0, v1)
         if self.n_boot > 0:
             stats["stderr"] = kernels.standard_errors(self.coalitions, v, v0, v1,

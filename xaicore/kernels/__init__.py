@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from ._cubic import MAX_CUBIC_FEATURES as MAX_CUBIC_FEATURES
+from ._cubic import cubic_design as cubic_design
 from ._cubic import solve_cubic as solve_cubic
 from ._exact import MAX_EXACT_FEATURES as MAX_EXACT_FEATURES
 from ._exact import exact_operator as exact_operator
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_EXACT_FEATURES",
     "SCHEMES",
     "Coalitions",
+    "cubic_design",
     "exact_operator",
     "min_budget",
     "sample_coalitions",

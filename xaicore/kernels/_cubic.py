@@ -25,7 +25,7 @@ it costs ``O((M + C(M, 3))**3)`` per row: meant for ``M <= 16`` or so.
 from __future__ import annotations
 
 import itertools
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,9 +68,54 @@ def _solve_row(g_zz: np.ndarray, g_zh: np.ndarray, g_hh: np.ndarray, diag: np.nd
     return np.concatenate([[dv - aj @ x], x])
 
 
+@dataclass(frozen=True)
+class CubicDesign:
+    """What the cubic fit needs from one coalition set, whatever the values: built once
+    per explainer (the Gram blocks cost ``O(S C(M,3)^2)``), shared by every call."""
+
+    operator: tuple          # the linear estimate's (P, c): the prior scale
+    separates: bool          # the coalitions tell every player apart
+    tri: np.ndarray          # int[T, 3] the third-order terms
+    inc: np.ndarray          # float[T, M] term -> its players
+    zw: np.ndarray           # float[S, M] weighted presence
+    hw: np.ndarray           # float[S, T] weighted term features
+    g_zz: np.ndarray         # Gram blocks of [z, h] under the weights
+    g_zh: np.ndarray
+    g_hh: np.ndarray
+
+
+def cubic_design(masks: np.ndarray, weights: np.ndarray, *,
+                 operator: tuple | None = None) -> CubicDesign:
+    """The value-independent part of :func:`solve_cubic` for one coalition set.
+
+    Args:
+        masks: ``bool[S, M]`` coalitions (``3 <= M <= MAX_CUBIC_FEATURES``).
+        weights: ``float64[S]`` Shapley-kernel regression weights.
+        operator: The linear estimate's ``(P, c)`` from :func:`wls_operator` of the same
+            coalitions, if already built.
+    """
+    z8, w = _check_design(masks, weights)
+    m = z8.shape[1]
+    if not 3 <= m <= MAX_CUBIC_FEATURES:
+        raise ValueError(f"masks: the cubic estimate needs 3 <= M <= {MAX_CUBIC_FEATURES} "
+                         f"players, got M={m}")
+    if operator is None:
+        operator = wls_operator(z8.view(np.bool_), w)
+    tri = _triples(m)
+    t = tri.shape[0]
+    z = z8.astype(np.float64)
+    sgn = 2.0 * z - 1.0
+    h = sgn[:, tri[:, 0]] * sgn[:, tri[:, 1]] * sgn[:, tri[:, 2]] + 1.0  # [S, T]
+    zw, hw = z * w[:, None], h * w[:, None]
+    inc = np.zeros((t, m))
+    inc[np.arange(t)[:, None], tri] = 1.0
+    return CubicDesign(operator=operator, separates=_separates(z8, w), tri=tri, inc=inc,
+                       zw=zw, hw=hw, g_zz=z.T @ zw, g_zh=zw.T @ h, g_hh=h.T @ hw)
+
+
 def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.ndarray,
                 v1: np.ndarray, *, lam: float = 1e-2, alpha: float = 1.0,
-                operator: tuple | None = None) -> np.ndarray:
+                design: CubicDesign | None = None) -> np.ndarray:
     """Shapley estimate of the third-order surrogate fitted to ``v`` (see module text).
 
     Args:
@@ -81,54 +126,36 @@ def solve_cubic(masks: np.ndarray, weights: np.ndarray, v: np.ndarray, v0: np.nd
         lam: Ridge on the third-order coefficients (weights normalised as in
             :func:`sample_coalitions`: a full enumeration sums to 1).
         alpha: Exponent of the per-row prior scale (0: the same for every term).
-        operator: The linear estimate's ``(P, c)`` from :func:`wls_operator` of the same
-            coalitions, if already built (it sets the prior scale).
+        design: :func:`cubic_design` of these coalitions, if already built (callers
+            that solve many batches of values on one coalition set build it once).
 
     Returns:
         ``phi [n, M, O]`` (``[n, M]`` for 2-d ``v``), ``sum(phi) == v1 - v0``.
     """
-    z8, w = _check_design(masks, weights)
-    m = z8.shape[1]
-    if not 3 <= m <= MAX_CUBIC_FEATURES:
-        raise ValueError(f"masks: the cubic estimate needs 3 <= M <= {MAX_CUBIC_FEATURES} "
-                         f"players, got M={m}")
+    if design is None:
+        design = cubic_design(masks, weights)
     if not (np.isfinite(lam) and lam > 0):
         raise ValueError(f"lam: expected a finite float > 0, got {lam!r}")
-    v, v0, v1, squeeze = _check_values(v, v0, v1, z8.shape[0])
+    d = design
+    v, v0, v1, squeeze = _check_values(v, v0, v1, d.zw.shape[0])
     n, s, o = v.shape
-    if operator is None:
-        operator = wls_operator(z8.view(np.bool_), w)
-    phi0 = apply_operator(*operator, v, v0, v1)                       # [n, M, O]
-    if not _separates(z8, w):   # players always together: only the min-norm linear
-        out = phi0                # answer is defined (shared credit), keep it
-        return out[..., 0] if squeeze else out
-    tri = _triples(m)
-    t = tri.shape[0]
-    z = z8.astype(np.float64)
-    sgn = 2.0 * z - 1.0
-    h = sgn[:, tri[:, 0]] * sgn[:, tri[:, 1]] * sgn[:, tri[:, 2]] + 1.0  # [S, T]
-    zw, hw = z * w[:, None], h * w[:, None]
-    g_zz, g_zh, g_hh = z.T @ zw, zw.T @ h, h.T @ hw                    # shared Gram blocks
+    m, t = d.zw.shape[1], d.tri.shape[0]
+    phi0 = apply_operator(*d.operator, v, v0, v1)                     # [n, M, O]
+    if not d.separates:   # players always together: only the min-norm linear answer
+        return phi0[..., 0] if squeeze else phi0   # is defined (shared credit), keep it
     y = (v - v0[:, None, :]).transpose(0, 2, 1).reshape(n * o, s)     # [R, S]
-    r_z, r_h = y @ zw, y @ hw                                         # [R, M], [R, T]
+    r_z, r_h = y @ d.zw, y @ d.hw                                     # [R, M], [R, T]
     beta = phi0.transpose(0, 2, 1).reshape(n * o, m)
     dv = (v1 - v0).reshape(n * o)
     out = np.empty((n * o, m))
-    inc = np.zeros((t, m))                                            # term -> its players
-    inc[np.arange(t)[:, None], tri] = 1.0
     diag = np.arange(m, m + t)
     for r in range(n * o):
-        sc = np.abs(beta[r, tri]).prod(axis=1) ** (alpha / 2.0)         # prior scale [T]
+        sc = np.abs(beta[r, d.tri]).prod(axis=1) ** (alpha / 2.0)       # prior scale [T]
         mean = sc.mean()
         sc = sc / mean if mean > 0 else np.ones(t)
-        theta = _solve_row(g_zz, g_zh * sc, g_hh * np.outer(sc, sc), diag, lam,
+        theta = _solve_row(d.g_zz, d.g_zh * sc, d.g_hh * np.outer(sc, sc), diag, lam,
                            np.concatenate([r_z[r], r_h[r] * sc]),
                            np.concatenate([np.ones(m), 2.0 * sc]), dv[r])
-        out[r] = theta[:m] + (theta[m:] * sc * (2.0 / 3.0)) @ inc
+        out[r] = theta[:m] + (theta[m:] * sc * (2.0 / 3.0)) @ d.inc
     phi = out.reshape(n, o, m).transpose(0, 2, 1)
     return phi[..., 0] if squeeze else phi
-
-
-def cubic_terms(m: int) -> int:
-    """Number of third-order terms of ``m`` players, ``C(m, 3)``."""
-    return math.comb(m, 3)
