@@ -156,7 +156,9 @@ class Lime(ShapleyMethod):
         self.design, inverse = np.unique(self.masks, axis=0, return_inverse=True)
         self.design_weights = np.bincount(inverse.reshape(-1), weights=self.weights)
         self.operator = ridge_operator(self.design, self.design_weights, self.alpha)
-        self._gram: np.ndarray | None = None   # [1, z]' W [1, z], for the scores
+        d = np.concatenate([np.ones((len(self.design), 1)), self.design.astype(np.float64)],
+                           axis=1)
+        self._gram = d.T @ (d * self.design_weights[:, None])   # [1, z]' W [1, z]: scores
         on = self.design.sum(axis=1)
         self._full, self._empty = np.flatnonzero(on == m), np.flatnonzero(on == 0)
         self._mid = np.flatnonzero((on > 0) & (on < m))
@@ -217,10 +219,6 @@ class Lime(ShapleyMethod):
         ``O(U M)``: no predictions are formed)."""
         w = self.design_weights
         total = w.sum()
-        if self._gram is None:
-            d = np.concatenate([np.ones((len(self.design), 1)),
-                                self.design.astype(np.float64)], axis=1)
-            self._gram = d.T @ (d * w[:, None])
         theta = np.concatenate([base[:, None], phi], axis=1)            # [n, M + 1, O]
         yy = np.einsum("u,nuo->no", w, y * y) / total
         mean = np.einsum("u,nuo->no", w, y) / total
