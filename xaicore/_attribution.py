@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._files import write_atomic
 
 
 def _jsonable(obj: Any) -> Any:
@@ -127,15 +128,7 @@ class Attribution:
                 "output_names": self.output_names, "params": self.params, "stats": scalars,
                 "format": 1}
         arrays["meta"] = np.array(json.dumps(_jsonable(meta)))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays), ".tmp.npz")
         return path
 
     @classmethod

@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from ._attribution import Attribution
 from ._errors import InputError
+from ._files import write_atomic
 from ._progress import progress_meter
 
 #: ``--method`` name -> (class name, needs a background, takes a seed)
@@ -127,10 +127,10 @@ def _file_digest(path: pathlib.Path) -> str:
 
 
 def _write_json(path: pathlib.Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+    write_atomic(path, write)
 
 
 def merge(parts: list[Attribution]) -> Attribution:
