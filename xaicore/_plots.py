@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import InputError
+from ._gradients import check_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._attribution import Attribution
@@ -110,13 +111,6 @@ def _names(att: Attribution, player_shape: tuple[int, ...]) -> list[str]:
     return [str(list(map(int, ix))) for ix in zip(*np.unravel_index(np.arange(m), player_shape))]
 
 
-def _check_display(max_display: Any) -> int:
-    if isinstance(max_display, (bool, np.bool_)) or not isinstance(max_display, (int, np.integer)) \
-            or max_display < 1:
-        raise InputError(f"max_display: expected an int >= 1, got {max_display!r}")
-    return int(max_display)
-
-
 def _check_row(row: Any, n: int) -> int:
     if isinstance(row, (bool, np.bool_)) or not isinstance(row, (int, np.integer)) \
             or not -n <= row < n:
@@ -141,7 +135,7 @@ def bar(att: Attribution, ax: Any = None, max_display: int = 10, output: Any = N
     an error bar of 2 standard errors of the estimate (``sqrt(sum se^2) / n``: the
     estimator's noise, not the spread over rows).
     """
-    max_display = _check_display(max_display)
+    max_display = check_int(max_display, "max_display", 1)
     v, _, se, label = select(att, output)
     n = v.shape[0]
     names = _names(att, v.shape[1:])
@@ -214,7 +208,7 @@ def waterfall(att: Attribution, row: int = 0, ax: Any = None, max_display: int =
     folded into one ``"N other features"`` bar at the bottom. With tabular data (``data``
     ``[n, M]``, one column per player) each name shows the row's feature value.
     """
-    max_display = _check_display(max_display)
+    max_display = check_int(max_display, "max_display", 1)
     v, base, _, label = select(att, output)
     row = _check_row(row, v.shape[0])
     names = _names(att, v.shape[1:])
@@ -392,7 +386,7 @@ def beeswarm(att: Attribution, ax: Any = None, max_display: int = 10, output: An
     """Every row's value of each of the ``max_display`` most important players (mean
     |value|), one dot per row, jittered vertically, coloured by the feature's value when
     ``data`` is tabular (one column per player)."""
-    max_display = _check_display(max_display)
+    max_display = check_int(max_display, "max_display", 1)
     v, _, _, label = select(att, output)
     n = v.shape[0]
     vals = v.reshape(n, -1).astype(float)
