@@ -20,8 +20,8 @@ import numpy as np
 from common import cnn, environment, mlp, raw_grad_rate, table
 
 import xaicore
-from xaicore._gradients import make_step, plan
-from xaicore._integrated_gradients import IntegratedGradients, path_sampler
+from xaicore.engine._gradients import make_step, plan
+from xaicore.methods._integrated_gradients import IntegratedGradients, path_sampler
 
 
 def xaicore_ig(fn, X, n_steps: int, max_batch: int | None):

@@ -20,7 +20,7 @@ import numpy as np
 from common import cnn, mlp, raw_forward_rate
 
 import xaicore
-from xaicore._lime import Lime
+from xaicore.methods._lime import Lime
 
 
 def best_explain(explainer, X, repeats: int) -> tuple[float, object]:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore import _batching, _engine
+from xaicore.engine import _batching
+from xaicore.engine import _coalitions as _engine
 from xaicore import kernels as K
 from xaicore.kernels import _se
 from xaicore.kernels._numpy import operator_from_inverse, projected_gram

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore._gradcam import GradCAM, LayerIntegratedGradients, activations
+from xaicore.methods._gradcam import GradCAM, LayerIntegratedGradients, activations
 
 
 def quadrant_model() -> keras.Model:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore import _jobs
+from xaicore.jobs import _file_jobs as _jobs
 
 W = np.random.default_rng(0).normal(size=(6, 3)).astype("float32")
 X = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore._expected_gradients import ExpectedGradients
-from xaicore._integrated_gradients import IntegratedGradients
-from xaicore._saliency import GradientXInput, Saliency, SmoothGrad, VarGrad
+from xaicore.methods._expected_gradients import ExpectedGradients
+from xaicore.methods._integrated_gradients import IntegratedGradients
+from xaicore.methods._saliency import GradientXInput, Saliency, SmoothGrad, VarGrad
 
 W = np.array([[1.0, 2.0], [-1.0, 0.5], [3.0, -2.0], [0.25, 1.5]], np.float32)
 

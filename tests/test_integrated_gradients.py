@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xaicore
-from xaicore._integrated_gradients import RULES, IntegratedGradients, quadrature
+from xaicore.methods._integrated_gradients import RULES, IntegratedGradients, quadrature
 
 W = np.array([[1.0, 2.0], [-1.0, 0.5], [3.0, -2.0], [0.25, 1.5]], np.float32)
 

@@ -8,7 +8,7 @@ import pytest
 from test_shapley import small_model
 
 import xaicore
-from xaicore import _jobs
+from xaicore.jobs import _file_jobs as _jobs
 from xaicore.cli import main
 
 

@@ -7,7 +7,7 @@ import pytest
 from test_shapley import small_model
 
 import xaicore
-from xaicore._lime import Lime, lime_masks
+from xaicore.methods._lime import Lime, lime_masks
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 The pytest process runs Keras on the JAX backend, so the checks run in one child process
 with ``KERAS_BACKEND=tensorflow``: this file run as a script (``main``) builds the models,
-exports each with :func:`xaicore._tf_bridge.export_tf_model` and prints one JSON record
+exports each with :func:`xaicore.exporting._tf_bridge.export_tf_model` and prints one JSON record
 per model (errors vs ``model.predict``, vs TensorFlow's own input gradients, vs finite
 differences, under jit / vmap / grad compositions). The tests assert on those records.
 """
@@ -64,7 +64,7 @@ def test_bridge_in_this_process() -> None:
     from models import inputs_for, multi_io
 
     import xaicore
-    from xaicore._tf_bridge import export_tf_model
+    from xaicore.exporting._tf_bridge import export_tf_model
 
     model = multi_io()
     x = inputs_for(model, n=3)
@@ -101,7 +101,7 @@ def test_mixed_int_and_float_inputs() -> None:
     import jax
     import numpy as np
 
-    from xaicore._tf_bridge import export_tf_model
+    from xaicore.exporting._tf_bridge import export_tf_model
 
     tok = keras.Input((5,), dtype="int32", name="tok")
     num = keras.Input((2,), name="num")
@@ -208,7 +208,7 @@ def _build(kind: str):
 def _refused(kind: str):
     import keras
 
-    from xaicore._tf_bridge import export_tf_model
+    from xaicore.exporting._tf_bridge import export_tf_model
 
     inp = keras.Input((3,))
     if kind == "lambda":
@@ -344,7 +344,7 @@ def main() -> None:
     import traceback
     from concurrent.futures import ThreadPoolExecutor
 
-    from xaicore._tf_bridge import export_tf_model
+    from xaicore.exporting._tf_bridge import export_tf_model
 
     built = {kind: _build(kind) for kind in KINDS}
     # The next export (mostly a subprocess) runs while this thread checks the last one.

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.command == "demo":
-        from ._demo import run_demo
+        from .jobs._demo import run_demo
 
         run_demo(out=args.out, n_explain=args.rows, seed=args.seed)
     elif args.command == "explain":
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from ._errors import XaicoreError
-    from ._jobs import parse_option, run_job
+    from .jobs._file_jobs import parse_option, run_job
 
     try:
         options = dict(parse_option(o) for o in args.option)

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batching import pad_rows, run_chunked
-from ._modelfn import ModelFn
-from ._progress import progress_meter
+from ..exporting._modelfn import ModelFn
+from .._progress import progress_meter
 
 _LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda y: y,
@@ -30,7 +30,7 @@ _LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def link_fn(link: str) -> Callable[[jax.Array], jax.Array]:
-    from ._errors import InputError
+    from .._errors import InputError
 
     if link not in _LINKS:
         raise InputError(f"link: expected one of {sorted(_LINKS)}, got {link!r}")

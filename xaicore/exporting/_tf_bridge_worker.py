@@ -1,6 +1,6 @@
 """Subprocess side of the TensorFlow bridge: a ``.keras`` file -> serialized ``jax.export``.
 
-Run by :mod:`xaicore._tf_bridge` as a plain script (``python _tf_bridge_worker.py
+Run by :mod:`xaicore.exporting._tf_bridge` as a plain script (``python _tf_bridge_worker.py
 REQUEST.json``) in a process whose Keras runs on the JAX backend. It imports neither
 xaicore nor TensorFlow. It loads the model, builds the pure function
 ``fwd(trainable, non_trainable, xs) -> [outputs...]`` through

@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batching import check_max_batch, default_max_batch, run_chunked
-from ._errors import InputError
-from ._export import export
-from ._modelfn import ModelFn, output_specs
-from ._specs import TensorSpec, batch_size
-from ._targets import resolve_target
+from ..engine._batching import check_max_batch, default_max_batch, run_chunked
+from .._errors import InputError
+from ..exporting._export import export
+from ..exporting._modelfn import ModelFn, output_specs
+from ..exporting._specs import TensorSpec, batch_size
+from ..engine._targets import resolve_target
 
 
 @dataclass(frozen=True)

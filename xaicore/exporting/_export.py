@@ -6,8 +6,8 @@ import pathlib
 import sys
 from typing import Any, Sequence
 
-from ._errors import ExportError
-from ._keras_export import export_keras_jax, is_keras_model
+from .._errors import ExportError
+from ._keras import export_keras_jax, is_keras_model
 from ._modelfn import ModelFn, from_jax
 
 

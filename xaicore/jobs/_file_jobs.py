@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ._attribution import Attribution
-from ._errors import InputError
-from ._files import write_atomic
-from ._progress import progress_meter
+from ..results._attribution import Attribution
+from .._errors import InputError
+from ..results._files import write_atomic
+from .._progress import progress_meter
 
 #: ``--method`` name -> (class name, needs a background, takes a seed)
 METHODS = {

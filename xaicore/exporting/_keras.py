@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import jax.numpy as jnp
 
-from ._errors import ExportError
+from .._errors import ExportError
 from ._modelfn import ModelFn, output_specs
 from ._specs import TensorSpec
 

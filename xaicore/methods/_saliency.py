@@ -14,8 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._attribution import Attribution
-from ._gradients import (
+from ..results._attribution import Attribution
+from ..engine._gradients import (
     GradientBatch,
     GradientEngine,
     GradPlan,
@@ -25,7 +25,7 @@ from ._gradients import (
     check_seed,
     tmap,
 )
-from ._method import Method
+from ._base import Method
 
 
 def point_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:

@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._attribution import Attribution
-from ._errors import InputError
-from ._gradients import (
+from ..results._attribution import Attribution
+from .._errors import InputError
+from ..engine._gradients import (
     GradientBatch,
     GradientEngine,
     GradPlan,
@@ -26,7 +26,7 @@ from ._gradients import (
     row_sums,
     tmap,
 )
-from ._method import Method
+from ._base import Method
 
 #: The quadrature rules, by captum's names.
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",

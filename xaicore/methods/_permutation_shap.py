@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
+from .._errors import InputError
 from ._shapley_base import ShapleyMethod
 
 

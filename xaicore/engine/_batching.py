@@ -6,8 +6,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from ._errors import InputError
-from ._progress import progress_meter
+from .._errors import InputError
+from .._progress import progress_meter
 
 #: Model rows per device call when the user sets no ``max_batch`` (scaled by row size).
 _TARGET_ELEMENTS = 1 << 22

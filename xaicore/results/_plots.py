@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import InputError
-from ._gradients import check_int
+from .._errors import InputError
+from ..engine._gradients import check_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._attribution import Attribution

@@ -1,7 +1,7 @@
 """Bridge: a Keras model living in a TensorFlow-backend process -> a pure JAX function.
 
 The model is saved to a temporary ``.keras`` file and exported in a subprocess whose Keras
-runs on the JAX backend (:mod:`xaicore._tf_bridge_worker`): ``jax.export`` with a symbolic
+runs on the JAX backend (:mod:`xaicore.exporting._tf_bridge_worker`): ``jax.export`` with a symbolic
 batch axis, once for the forward pass and once for the gradient w.r.t. the float inputs.
 This process deserializes both and wraps them so that ``jit``, ``vmap`` and ``grad``
 (w.r.t. the inputs) work: a ``custom_vjp`` whose forward and backward are
@@ -25,8 +25,8 @@ import numpy as np
 from jax.custom_batching import custom_vmap
 from jax.custom_derivatives import SymbolicZero
 
-from ._errors import ExportError, InputError
-from ._keras_export import _all_layers
+from .._errors import ExportError, InputError
+from ._keras import _all_layers
 
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_tf_bridge_worker.py")
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
-from ._modelfn import ModelFn
+from .._errors import InputError
+from ..exporting._modelfn import ModelFn
 
 
 def check_background(fn: ModelFn, background: Any) -> np.ndarray:

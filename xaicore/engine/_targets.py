@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
+from .._errors import InputError
 
 
 def resolve_target(target: Any, n_rows: int, n_outputs: int,

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
+from .._errors import InputError
 
 
 def patch_groups(image_shape: tuple[int, ...], patch: int | tuple[int, int]) -> np.ndarray:

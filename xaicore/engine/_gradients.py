@@ -12,7 +12,7 @@ SmoothGrad (noisy copies) and saliency (``S = 1``) are samplers of this one engi
 Each device call takes ``rows`` instances and all their samples, in ``n_blocks`` blocks of
 ``block`` samples (a ``lax.scan`` over blocks: no Python loop over steps), with
 ``rows * block <= max_batch`` model rows through forward + backward. Instances stream
-through :func:`xaicore._batching.run_chunked` in fixed-shape chunks (the last one
+through :func:`xaicore.engine._batching.run_chunked` in fixed-shape chunks (the last one
 padded), so one compilation serves a whole call.
 """
 from __future__ import annotations
@@ -25,11 +25,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._attribution import Attribution
+from ..results._attribution import Attribution
 from ._batching import default_max_batch, run_chunked
-from ._errors import InputError, describe
-from ._method import Prepared, row_elements, select
-from ._modelfn import ModelFn
+from .._errors import InputError, describe
+from ..methods._base import Prepared, row_elements, select
+from ..exporting._modelfn import ModelFn
 
 tmap = jax.tree_util.tree_map
 
@@ -178,7 +178,7 @@ class GradientEngine:
         """Number of model outputs (output specs filled in from ``x`` for a plain JAX
         callable exported without them)."""
         if self._known is None:
-            from ._method import with_known_specs
+            from ..methods._base import with_known_specs
 
             self._known = self.fn if self.fn.outputs else with_known_specs(self.fn, x)
         return max(1, self._known.n_outputs)

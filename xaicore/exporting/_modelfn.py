@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._errors import ExportError
+from .._errors import ExportError
 from ._specs import TensorSpec, check_inputs
 
 

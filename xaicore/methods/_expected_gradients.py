@@ -16,9 +16,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._attribution import Attribution
-from ._errors import InputError
-from ._gradients import (
+from ..results._attribution import Attribution
+from .._errors import InputError
+from ..engine._gradients import (
     GradientBatch,
     GradientEngine,
     GradPlan,
@@ -30,7 +30,7 @@ from ._gradients import (
     row_sums,
     tmap,
 )
-from ._method import Method, with_known_specs
+from ._base import Method, with_known_specs
 
 
 def background_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array

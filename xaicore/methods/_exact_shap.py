@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
-from ._errors import InputError
+from .. import kernels
+from .._errors import InputError
 from ._shapley_base import ShapleyMethod
 
 MAX_PLAYERS = 20

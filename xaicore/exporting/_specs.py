@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._errors import InputError, describe
+from .._errors import InputError, describe
 
 
 @dataclass(frozen=True)

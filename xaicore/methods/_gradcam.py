@@ -15,11 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._attribution import Attribution
-from ._batching import default_max_batch, run_chunked
-from ._errors import ExportError, InputError
-from ._export import export
-from ._gradients import (
+from ..results._attribution import Attribution
+from ..engine._batching import default_max_batch, run_chunked
+from .._errors import ExportError, InputError
+from ..exporting._export import export
+from ..engine._gradients import (
     GradientBatch,
     GradientEngine,
     by_input,
@@ -27,9 +27,9 @@ from ._gradients import (
     reference,
 )
 from ._integrated_gradients import completeness_stats, integrated_gradients, quadrature
-from ._keras_export import export_keras_jax, is_keras_model
-from ._method import Method, Prepared, row_elements
-from ._modelfn import ModelFn
+from ..exporting._keras import export_keras_jax, is_keras_model
+from ._base import Method, Prepared, row_elements
+from ..exporting._modelfn import ModelFn
 
 
 def _keras_model(model: Any, arg: str = "model") -> Any:
@@ -37,7 +37,7 @@ def _keras_model(model: Any, arg: str = "model") -> Any:
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         import pathlib
 
-        from ._export import _load_keras_file
+        from ..exporting._export import _load_keras_file
 
         model = _load_keras_file(pathlib.Path(model).expanduser(), True)
     if not is_keras_model(model):

@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from ._attribution import Attribution
-from ._background import check_background, kmeans
-from ._batching import default_max_batch
-from ._engine import CoalitionEngine, link_fn
-from ._errors import InputError
-from ._method import Method, row_elements, with_known_specs
-from ._players import group_names, resolve_groups
+from ..results._attribution import Attribution
+from ..engine._background import check_background, kmeans
+from ..engine._batching import default_max_batch
+from ..engine._coalitions import CoalitionEngine, link_fn
+from .._errors import InputError
+from ._base import Method, row_elements, with_known_specs
+from ..engine._players import group_names, resolve_groups
 
 
 class ShapleyMethod(Method):
