@@ -12,31 +12,30 @@ import sys as _sys
 if "keras" not in _sys.modules:
     _os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from .results._attribution import Attribution as Attribution  # noqa: E402
 from ._errors import ExportError as ExportError  # noqa: E402
 from ._errors import InputError as InputError  # noqa: E402
 from ._errors import XaicoreError as XaicoreError  # noqa: E402
+from ._version import __version__ as __version__  # noqa: E402
+from .engine._background import kmeans as kmeans  # noqa: E402
+from .engine._players import patch_groups as patch_groups  # noqa: E402
 from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
 from .exporting._specs import TensorSpec as TensorSpec  # noqa: E402
-from .engine._background import kmeans as kmeans  # noqa: E402
-from .engine._players import patch_groups as patch_groups  # noqa: E402
-from .methods._kernel_shap import KernelShap as KernelShap  # noqa: E402
-from .methods._permutation_shap import PermutationShap as PermutationShap  # noqa: E402
 from .methods._exact_shap import ExactShap as ExactShap  # noqa: E402
-from .methods._lime import Lime as Lime  # noqa: E402
-from .methods._integrated_gradients import IntegratedGradients as IntegratedGradients  # noqa: E402
 from .methods._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
+from .methods._gradcam import GradCAM as GradCAM  # noqa: E402
+from .methods._gradcam import LayerIntegratedGradients as LayerIntegratedGradients  # noqa: E402
+from .methods._gradcam import activations as activations  # noqa: E402
+from .methods._integrated_gradients import IntegratedGradients as IntegratedGradients  # noqa: E402
+from .methods._kernel_shap import KernelShap as KernelShap  # noqa: E402
+from .methods._lime import Lime as Lime  # noqa: E402
+from .methods._permutation_shap import PermutationShap as PermutationShap  # noqa: E402
 from .methods._saliency import GradientXInput as GradientXInput  # noqa: E402
 from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
-from .methods._gradcam import GradCAM as GradCAM  # noqa: E402
-from .methods._gradcam import LayerIntegratedGradients as LayerIntegratedGradients  # noqa: E402
-from .methods._gradcam import activations as activations  # noqa: E402
-
-__version__ = "0.1.0"
+from .results._attribution import Attribution as Attribution  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",

@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batching import pad_rows, run_chunked
-from ..exporting._modelfn import ModelFn
 from .._progress import progress_meter
+from ..exporting._modelfn import ModelFn
+from ._batching import pad_rows, run_chunked
 
 _LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda y: y,

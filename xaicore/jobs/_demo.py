@@ -42,20 +42,20 @@ def _train_model(seed: int) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:
 
 def _methods(model: Any, background: np.ndarray, seed: int) -> dict[str, Callable]:
     """Every attribution method available in this install, as name -> explain(X)."""
-    import xaicore
+    from .. import methods
 
     out: dict[str, Callable] = {}
     factories = {
-        "ExactShap": lambda: xaicore.ExactShap(model, background),
-        "KernelShap": lambda: xaicore.KernelShap(model, background, n_samples=512,
+        "ExactShap": lambda: methods.ExactShap(model, background),
+        "KernelShap": lambda: methods.KernelShap(model, background, n_samples=512,
                                                  seed=seed),
-        "PermutationShap": lambda: xaicore.PermutationShap(model, background,
+        "PermutationShap": lambda: methods.PermutationShap(model, background,
                                                            n_permutations=32, seed=seed),
-        "IntegratedGradients": lambda: xaicore.IntegratedGradients(
+        "IntegratedGradients": lambda: methods.IntegratedGradients(
             model, n_steps=32, baseline=background.mean(0)),
     }
     for name, make in factories.items():
-        if hasattr(xaicore, name):
+        if hasattr(methods, name):
             explainer = make()
             out[name] = lambda X, e=explainer: e.explain(X, target="predicted")
     return out
@@ -75,11 +75,11 @@ def run_demo(out: str = "xaicore-demo", n_explain: int = 32, seed: int = 0) -> d
     Returns:
         A dict of figures (export gap, per-method seconds and gaps, saved paths).
     """
-    import xaicore
+    from ..exporting import export
 
     t0 = time.perf_counter()
     model, X, _, names = _train_model(seed)
-    fn = xaicore.export(model)
+    fn = export(model)
     gap = float(np.abs(np.asarray(fn(X)) - model.predict(X, verbose=0)).max())
     print(f"exported to a pure JAX function: max |ModelFn - model.predict| = {gap:.2e}")
     if gap > 1e-5:

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..results._attribution import Attribution
 from .._errors import InputError
-from ..results._files import write_atomic
 from .._progress import progress_meter
+from .._version import __version__
+from ..results._attribution import Attribution
+from ..results._files import write_atomic
 
 #: ``--method`` name -> (class name, needs a background, takes a seed)
 METHODS = {
@@ -171,10 +172,10 @@ def _target(text: str | None) -> Any:
 
 def _build(method: str, fn: Any, background: np.ndarray | None, seed: int,
            options: dict) -> Any:
-    import xaicore
+    from .. import methods
 
     cls_name, needs_bg, seeded = METHODS[method]
-    cls = getattr(xaicore, cls_name)
+    cls = getattr(methods, cls_name)
     kw = dict(options)
     if seeded:
         kw.setdefault("seed", seed)
@@ -212,7 +213,7 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
     Returns:
         The merged :class:`Attribution` (also in ``out/attribution.npz``).
     """
-    import xaicore
+    from ..exporting import export
 
     say = log or (lambda *a: None)
     if method not in METHODS:
@@ -238,7 +239,7 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
                 "chunk": chunk, "target": target, "rows": len(x),
                 "model_sha256": _file_digest(model_path), "data_sha256": _digest(x),
                 "background_sha256": None if bg is None else _digest(bg),
-                "xaicore": xaicore.__version__}
+                "xaicore": __version__}
     out = pathlib.Path(out)
     parts_dir = out / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +258,7 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
     if len(todo) < len(starts):
         say(f"resuming: {len(starts) - len(todo)} of {len(starts)} parts already done")
     if todo:
-        explainer = _build(method, xaicore.export(model_path), bg, seed, options)
+        explainer = _build(method, export(model_path), bg, seed, options)
         meter = progress_meter(sum(min(chunk, len(x) - starts[i]) for i in todo),
                                f"xaicore explain ({method})", progress)
         try:

@@ -16,21 +16,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..results._attribution import Attribution
 from .._errors import InputError
-from ..engine._gradients import (
-    GradientBatch,
-    GradientEngine,
-    GradPlan,
-    attribution,
-    by_input,
-    check_float,
-    check_int,
-    check_seed,
-    row_sums,
-    tmap,
-)
-from ._base import Method, with_known_specs
+from .._validate import check_float, check_int, check_seed
+from ..engine._gradients import GradientEngine, GradPlan
+from ..engine._inputs import with_known_specs
+from ..results._attribution import Attribution
+from ._base import Method
+from ._gradient_base import GradientBatch, attribution, by_input, row_sums, tmap
 
 
 def background_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array

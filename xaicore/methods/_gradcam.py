@@ -15,21 +15,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..results._attribution import Attribution
-from ..engine._batching import default_max_batch, run_chunked
 from .._errors import ExportError, InputError
+from ..engine._batching import default_max_batch, run_chunked
+from ..engine._gradients import GradientEngine, check_float_inputs
+from ..engine._inputs import Prepared, row_elements
 from ..exporting._export import export
-from ..engine._gradients import (
-    GradientBatch,
-    GradientEngine,
-    by_input,
-    check_float_inputs,
-    reference,
-)
-from ._integrated_gradients import completeness_stats, integrated_gradients, quadrature
 from ..exporting._keras import export_keras_jax, is_keras_model
-from ._base import Method, Prepared, row_elements
 from ..exporting._modelfn import ModelFn
+from ..results._attribution import Attribution
+from ._base import Method
+from ._gradient_base import GradientBatch, by_input, reference
+from ._integrated_gradients import completeness_stats, integrated_gradients, quadrature
 
 
 def _keras_model(model: Any, arg: str = "model") -> Any:

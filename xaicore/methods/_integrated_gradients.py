@@ -14,19 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..results._attribution import Attribution
 from .._errors import InputError
-from ..engine._gradients import (
-    GradientBatch,
-    GradientEngine,
-    GradPlan,
-    attribution,
-    check_int,
-    reference,
-    row_sums,
-    tmap,
-)
+from .._validate import check_int
+from ..engine._gradients import GradientEngine, GradPlan
+from ..results._attribution import Attribution
 from ._base import Method
+from ._gradient_base import GradientBatch, attribution, reference, row_sums, tmap
 
 #: The quadrature rules, by captum's names.
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",

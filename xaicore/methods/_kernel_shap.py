@@ -7,8 +7,8 @@ import numpy as np
 
 from .. import kernels
 from .._errors import InputError
-from ._shapley_base import ShapleyMethod
 from ..kernels._wls import apply_operator
+from ._shapley_base import ShapleyMethod
 
 #: Largest player count for which ``estimator="auto"`` picks the cubic estimate (its host
 #: solve grows as ``C(M, 3)**3`` per row: ~0.2 ms at M = 10, ~10 ms at M = 16).

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..results._attribution import Attribution
 from .._errors import InputError
+from ..results._attribution import Attribution
 from ._shapley_base import ShapleyMethod
 
 DISTANCES = ("cosine", "euclidean")

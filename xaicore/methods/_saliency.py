@@ -14,18 +14,11 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._validate import check_float, check_int, check_seed
+from ..engine._gradients import GradientEngine, GradPlan
 from ..results._attribution import Attribution
-from ..engine._gradients import (
-    GradientBatch,
-    GradientEngine,
-    GradPlan,
-    attribution,
-    check_float,
-    check_int,
-    check_seed,
-    tmap,
-)
 from ._base import Method
+from ._gradient_base import GradientBatch, attribution, tmap
 
 
 def point_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:

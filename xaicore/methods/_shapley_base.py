@@ -6,13 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..results._attribution import Attribution
+from .._errors import InputError
 from ..engine._background import check_background, kmeans
 from ..engine._batching import default_max_batch
 from ..engine._coalitions import CoalitionEngine, link_fn
-from .._errors import InputError
-from ._base import Method, row_elements, with_known_specs
+from ..engine._inputs import row_elements, with_known_specs
 from ..engine._players import group_names, resolve_groups
+from ..results._attribution import Attribution
+from ._base import Method
 
 
 class ShapleyMethod(Method):

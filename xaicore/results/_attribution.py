@@ -82,14 +82,14 @@ class Attribution:
         """Mean |value| per player over the rows, sorted bars (2-s.e. error bars where
         ``stats["stderr"]`` exists); ``output`` (index or name) picks one of several
         explained outputs. Returns the matplotlib Axes."""
-        from ._plots import bar
+        from ._plots_features import bar
         return bar(self, ax=ax, max_display=max_display, output=output)
 
     def plot_waterfall(self, row: int = 0, ax: Any = None, max_display: int = 10,
                        output: Any = None) -> Any:
         """One row: base value, each player's contribution, ``base + sum(values)``.
         Returns the matplotlib Axes."""
-        from ._plots import waterfall
+        from ._plots_features import waterfall
         return waterfall(self, row=row, ax=ax, max_display=max_display, output=output)
 
     def plot_image(self, row: int = 0, ax: Any = None, output: Any = None,
@@ -97,7 +97,7 @@ class Attribution:
         """Diverging heat map of one image's attributions over the grayscale image; per-
         player (patch) values need ``groups`` (e.g. ``xaicore.patch_groups``) to be
         painted back. Returns the matplotlib Axes."""
-        from ._plots import image
+        from ._plots_image import image
         return image(self, row=row, ax=ax, output=output, cmap=cmap, overlay=overlay,
                      groups=groups)
 
@@ -105,7 +105,7 @@ class Attribution:
                       ) -> Any:
         """Every row's value of the most important players, coloured by feature value.
         Returns the matplotlib Axes."""
-        from ._plots import beeswarm
+        from ._plots_features import beeswarm
         return beeswarm(self, ax=ax, max_display=max_display, output=output)
 
     # -- persistence -------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""Argument checks shared by every part: each returns the clean value or raises an
+:class:`~xaicore.InputError` that names the argument, what is expected and what was given.
+
+The lowest layer beside :mod:`xaicore._errors`: it imports nothing else of xaicore.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError
+
+
+def check_int(value: Any, arg: str, low: int) -> int:
+    """A Python int ``>= low``, or an InputError naming ``arg``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise InputError(f"{arg}: expected an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_seed(value: Any) -> int:
+    """A seed a JAX key holds exactly (``0 <= seed < 2**32``), or an InputError."""
+    seed = check_int(value, "seed", 0)
+    if seed >= 2 ** 32:
+        raise InputError(f"seed: expected an int in [0, 2**32), got {seed} (a JAX random key "
+                         "keeps 32 bits: larger seeds would collide)")
+    return seed
+
+
+def check_float(value: Any, arg: str, low: float = 0.0) -> float:
+    """A finite float ``>= low``, or an InputError naming ``arg``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not np.isfinite(value) or value < low:
+        raise InputError(f"{arg}: expected a finite number >= {low}, got {value!r}")
+    return float(value)
+

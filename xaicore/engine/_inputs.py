@@ -1,0 +1,53 @@
+"""The validated inputs of one call, and what the engines need to know of a model's rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import InputError
+from ..exporting._modelfn import ModelFn, output_specs
+from ..exporting._specs import TensorSpec
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs of one ``explain`` call."""
+
+    x: Any                    # validated NumPy inputs (array, tuple or dict)
+    n: int                    # rows
+    target: np.ndarray | None  # one output index per row, or None for all outputs
+    fn: ModelFn               # the model, with output specs known
+
+
+def row_elements(fn: ModelFn) -> int:
+    """Number of input elements of one row (all inputs together)."""
+    total = 0
+    for spec in fn.inputs:
+        total += int(np.prod([d or 1 for d in (spec.shape or (1,))]))
+    return max(total, 1)
+
+
+def with_known_specs(fn: ModelFn, x: Any) -> ModelFn:
+    """Fill in the specs of a plain JAX callable from a real batch."""
+    if fn.inputs[0].shape is None:
+        a = np.asarray(x)
+        if a.ndim < 1:
+            raise InputError("X: expected an array with a batch axis, got a scalar")
+        spec = TensorSpec(fn.inputs[0].name, tuple(a.shape[1:]), fn.inputs[0].dtype)
+        fn = ModelFn(apply=fn.apply, params=fn.params, inputs=(spec,), source=fn.source)
+    if not fn.outputs:
+        fn = fn.with_outputs(output_specs(fn.apply, fn.params, fn.inputs, fn.structure,
+                                          fn.layers))
+    return fn
+
+
+def select(y: jax.Array, target: jax.Array | None) -> jax.Array:
+    """Pick one output per row (``target`` int[n]) or keep all: ``[n]`` or ``[n, O]``."""
+    if target is None:
+        return y
+    return jnp.take_along_axis(y, target[:, None], axis=1)[:, 0]
+
