@@ -14,6 +14,7 @@ if "keras" not in _sys.modules:
 
 from ._errors import ExportError as ExportError  # noqa: E402
 from ._errors import InputError as InputError  # noqa: E402
+from ._errors import NonFiniteError as NonFiniteError  # noqa: E402
 from ._errors import XaicoreError as XaicoreError  # noqa: E402
 from ._version import __version__ as __version__  # noqa: E402
 from .engine._background import kmeans as kmeans  # noqa: E402
@@ -39,6 +40,6 @@ from .results._attribution import Attribution as Attribution  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
-           "LayerIntegratedGradients", "Lime", "ModelFn", "PermutationShap", "Saliency", "SmoothGrad",
+           "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap", "Saliency", "SmoothGrad",
            "TensorSpec", "VarGrad", "XaicoreError", "activations", "export", "from_jax",
            "kmeans", "patch_groups", "__version__"]

@@ -14,6 +14,12 @@ class InputError(XaicoreError, ValueError):
     """Data given to xaicore does not match what the model or the method expects."""
 
 
+class NonFiniteError(XaicoreError, ValueError):
+    """The model returned NaN or inf on inputs a method evaluated: attributions of such a
+    model mean nothing, so every method refuses them (the message counts the non-finite
+    outputs and names the first row of ``X`` they came from)."""
+
+
 def describe(a: object) -> str:
     """Short description of an array-like for error messages: ``float64[3, 4]``."""
     shape = getattr(a, "shape", None)

@@ -19,11 +19,21 @@ def check_int(value: Any, arg: str, low: int) -> int:
     return int(value)
 
 
-def check_seed(value: Any) -> int:
-    """A seed a JAX key holds exactly (``0 <= seed < 2**32``), or an InputError."""
-    seed = check_int(value, "seed", 0)
+def check_bool(value: Any, arg: str) -> bool:
+    """A real ``bool`` (or NumPy bool), or an InputError naming ``arg``: ``"no"`` is not False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{arg}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def check_seed(value: Any, arg: str = "seed") -> int:
+    """A seed a JAX key holds exactly (``0 <= seed < 2**32``), or an InputError.
+
+    Every method takes seeds in this one range (the coalition sampler and the JAX keys
+    alike), so a seed outside it is refused rather than folded onto another."""
+    seed = check_int(value, arg, 0)
     if seed >= 2 ** 32:
-        raise InputError(f"seed: expected an int in [0, 2**32), got {seed} (a JAX random key "
+        raise InputError(f"{arg}: expected an int in [0, 2**32), got {seed} (a JAX random key "
                          "keeps 32 bits: larger seeds would collide)")
     return seed
 
