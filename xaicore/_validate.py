@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
+from ._errors import InputError, NonFiniteError
 
 
 def check_int(value: Any, arg: str, low: int) -> int:
@@ -45,3 +45,18 @@ def check_float(value: Any, arg: str, low: float = 0.0) -> float:
         raise InputError(f"{arg}: expected a finite number >= {low}, got {value!r}")
     return float(value)
 
+
+
+def check_finite(values: np.ndarray, what: str, rows: str) -> np.ndarray:
+    """``values`` (model outputs, rows first) if all finite, else a NonFiniteError that
+    counts the NaN/inf outputs and names the first row of ``rows`` they came from."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    bad = ~finite
+    row = int(np.argwhere(bad.reshape(bad.shape[0], -1).any(axis=1))[0, 0])
+    raise NonFiniteError(
+        f"model: {int(bad.sum())} of {bad.size} outputs on {what} were not finite (NaN or "
+        f"inf), the first for row {row} of {rows}: attributions of such a model mean nothing;"
+        " check the model's range on these inputs (e.g. a log of a negative, a division by "
+        "zero)")

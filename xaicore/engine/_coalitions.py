@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._progress import progress_meter
+from .._validate import check_finite
 from ..exporting._modelfn import ModelFn
 from ._batching import pad_rows, run_chunked
 
@@ -47,7 +48,8 @@ class Plan:
 
     pairs: int   # (instance, coalition) pairs per chunk (one model application)
     chunks: int  # chunks per device call (a loop on the device)
-    k: int       # background rows (all in every chunk)
+    k: int       # background rows per model application (one block of the background)
+    blocks: int = 1  # background blocks looped over per chunk (``k * blocks >= K``)
 
     @property
     def model_rows(self) -> int:
@@ -59,17 +61,36 @@ def plan(n: int, s: int, k: int, max_batch: int) -> Plan:
     """Largest ``pairs`` with ``pairs * k <= max_batch`` (at least 1), and up to
     ``_MAX_CHUNKS_PER_CALL`` such chunks per device call.
 
+    A background of more than ``max_batch`` rows is cut into ``blocks`` balanced blocks
+    of ``k <= max_batch`` rows, looped over on the device, so that ``max_batch`` bounds
+    every model application whatever the background's size.
+
     The ``n * s`` (instance, coalition) pairs stream through in one flat sequence; the
     device loop stops after the last chunk that holds pairs, so only the very last chunk
     is padded. ``pairs`` and ``chunks`` are powers of two below their caps, so small calls
     compile a few shapes and larger calls share one.
     """
+    k = max(k, 1)
+    blocks = -(-k // max(1, max_batch))
+    k = -(-k // blocks)
     total = n * s
-    cap = max(1, max_batch // max(k, 1))
+    cap = max(1, max_batch // k)
     pairs = min(cap, 1 << max(0, (total - 1).bit_length()))
     n_chunks = -(-total // pairs)
     chunks = min(_MAX_CHUNKS_PER_CALL, 1 << max(0, (n_chunks - 1).bit_length()))
-    return Plan(pairs=pairs, chunks=chunks, k=k)
+    return Plan(pairs=pairs, chunks=chunks, k=k, blocks=blocks)
+
+
+def background_blocks(background: np.ndarray, weights: np.ndarray, k: int, blocks: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The background ``[K, *row]`` and its weights as ``[blocks, k, *row]`` / ``[blocks,
+    k]``; the padding rows repeat the last row with weight 0."""
+    short = k * blocks - background.shape[0]
+    if short:
+        background = np.concatenate([background, np.repeat(background[-1:], short, 0)])
+        weights = np.concatenate([weights, np.zeros(short, weights.dtype)])
+    return (background.reshape((blocks, k, *background.shape[1:])),
+            weights.reshape(blocks, k))
 
 
 def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int, ...]
@@ -79,13 +100,23 @@ def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int,
 
     def chunk(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
               coal: jax.Array, background: jax.Array, weights: jax.Array) -> jax.Array:
+        """``background [B, k, *row]``, ``weights [B, k]``: ``B`` blocks of ``k`` rows."""
         x = jnp.take(xs, inst, axis=0)                                    # [p, *row]
-        p, k = x.shape[0], background.shape[0]
+        p = x.shape[0]
         z = jnp.take(masks, coal, axis=0)                                 # [p, M]
         elem = z[:, g].reshape((p, *row_shape))                           # [p, *row]
-        xm = jnp.where(elem[:, None], x[:, None], background[None])       # [p, k, *row]
-        y = fn.apply_flat(params, xm.reshape((p * k, *row_shape)))
-        y = jnp.einsum("pko,k->po", y.reshape((p, k, -1)), weights)
+
+        def block(bw: tuple[jax.Array, jax.Array]) -> jax.Array:
+            b, w = bw
+            k = b.shape[0]
+            xm = jnp.where(elem[:, None], x[:, None], b[None])            # [p, k, *row]
+            y = fn.apply_flat(params, xm.reshape((p * k, *row_shape)))
+            return jnp.einsum("pko,k->po", y.reshape((p, k, -1)), w)
+
+        if background.shape[0] == 1:
+            y = block((background[0], weights[0]))
+        else:   # a background larger than max_batch: its blocks one after another
+            y = jax.lax.map(block, (background, weights)).sum(axis=0)
         return link_f(y)                                                  # [p, O]
 
     def step(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
@@ -114,30 +145,43 @@ class CoalitionEngine:
                  link: str = "identity", weights: np.ndarray | None = None) -> None:
         self.fn = fn
         self.row_shape = tuple(background.shape[1:])
-        self.background = jnp.asarray(background)
+        self.background = np.asarray(background)
         k = background.shape[0]
         w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, float)
-        self.weights = jnp.asarray(w / w.sum(), dtype=jnp.float32)
+        self.weights = (w / w.sum()).astype(np.float32)
+        self._blocks: dict[tuple[int, int], tuple[jax.Array, jax.Array]] = {}
         self.groups = groups
         self.link = link
         self._step = _make_step(fn, groups, link, self.row_shape)
         self._predict = jax.jit(lambda p, x: link_fn(link)(fn.apply_flat(p, x)))
-        self._base = jax.jit(lambda p, b, w: link_fn(link)(w @ fn.apply_flat(p, b)))
+        self._forward = jax.jit(fn.apply_flat)
 
     @property
     def compiled(self) -> int:
         """Number of compilations of the coalition step so far (for tests)."""
         return self._step._cache_size()
 
-    def base_value(self) -> np.ndarray:
-        """``link(mean_k f(b_k))``: the value of the empty coalition, ``[O]``."""
-        return np.asarray(self._base(self.fn.params, self.background, self.weights),
-                          dtype=np.float64)
+    def base_value(self, max_batch: int | None = None) -> np.ndarray:
+        """``link(mean_k f(b_k))``: the value of the empty coalition, ``[O]`` (the background
+        through the model in calls of at most ``max_batch`` rows)."""
+        fb = run_chunked(lambda part: self._forward(self.fn.params, part), self.background,
+                         max_batch or len(self.background)).astype(np.float64)
+        check_finite(fb, "the background", "background")
+        y = self.weights.astype(np.float64) @ fb
+        return np.asarray(link_fn(self.link)(jnp.asarray(y, jnp.float32)), dtype=np.float64)
+
+    def _background_blocks(self, p: Plan) -> tuple[jax.Array, jax.Array]:
+        key = (p.k, p.blocks)
+        if key not in self._blocks:
+            b, w = background_blocks(self.background, self.weights, p.k, p.blocks)
+            self._blocks = {key: (jnp.asarray(b), jnp.asarray(w))}   # the latest plan only
+        return self._blocks[key]
 
     def full_value(self, x: np.ndarray, max_batch: int) -> np.ndarray:
         """``link(f(x))``: the value of the full coalition, ``[n, O]``."""
-        return run_chunked(lambda part: self._predict(self.fn.params, part), x,
-                           max_batch).astype(np.float64)
+        v1 = run_chunked(lambda part: self._predict(self.fn.params, part), x,
+                         max_batch).astype(np.float64)
+        return check_finite(v1, "the explained rows", "X")
 
     def values(self, x: np.ndarray, masks: np.ndarray, max_batch: int,
                progress: bool | None = None) -> np.ndarray:
@@ -147,6 +191,7 @@ class CoalitionEngine:
         total, per_call = n * s, p.pairs * p.chunks
         span = min(n, per_call // s + 2)   # most instances one call's pairs can touch
         masks_d = jnp.asarray(np.asarray(masks, bool))
+        background, weights = self._background_blocks(p)
         out = np.empty((n, s, self.fn.n_outputs), dtype=np.float64)
         flat = out.reshape(total, -1)
         meter = progress_meter(n, "coalitions", progress)
@@ -173,7 +218,7 @@ class CoalitionEngine:
                                      p.chunks, p.pairs)),
                                  masks_d, jnp.asarray(coal.astype(np.int32).reshape(
                                      p.chunks, p.pairs)), jnp.int32(count),
-                                 self.background, self.weights)
+                                 background, weights)
                 pending.append((p0, res))
                 if len(pending) > 2:
                     collect(*pending.pop(0))
@@ -181,4 +226,4 @@ class CoalitionEngine:
                 collect(*pending.pop(0))
         finally:
             meter.close()
-        return out
+        return check_finite(out, "the masked rows (coalitions)", "X")

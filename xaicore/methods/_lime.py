@@ -196,7 +196,7 @@ class Lime(ShapleyMethod):
         y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]
         y[:, self._full] = v1[:, None]
         if self._empty.size:
-            y[:, self._empty] = self.engine.base_value()
+            y[:, self._empty] = self.engine.base_value(batch)
         if self._mid.size:
             y[:, self._mid] = self.engine.values(x, self._masks(), batch, self.progress)
         coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]

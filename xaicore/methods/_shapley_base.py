@@ -95,7 +95,7 @@ class ShapleyMethod(Method):
         x = prep.x
         batch = self._batch(prep.fn)
         masks = self._masks()
-        v0 = self.engine.base_value()                       # [O]
+        v0 = self.engine.base_value(batch)                  # [O]
         v1 = self.engine.full_value(x, batch)               # [n, O]
         v = self.engine.values(x, masks, batch, self.progress)  # [n, S, O]
         phi, stats = self._estimate(v, np.broadcast_to(v0, v1.shape), v1)
