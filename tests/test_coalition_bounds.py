@@ -77,3 +77,11 @@ def test_a_non_finite_background_output_is_refused(make):
     with pytest.raises(xaicore.NonFiniteError, match=r"^model: .* the first for row 2 of "
                                                      r"background"):
         make(log_model, B).explain(np.ones((2, 6), "float32"))
+
+
+def test_predicted_target_compiles_its_forward_once():
+    f, _ = recording_model()
+    ks = xaicore.KernelShap(f, np.zeros((1, 6), "float32"), n_samples=20, seed=0)
+    for n in (2, 2, 2):
+        ks.explain(np.ones((n, 6), "float32"), target="predicted")
+    assert ks._jit_forward._cache_size() == 1

@@ -21,6 +21,15 @@ class Prepared:
     n: int                    # rows
     target: np.ndarray | None  # one output index per row, or None for all outputs
     fn: ModelFn               # the model, with output specs known
+    columns: list[str] | None = None  # column names of a DataFrame X (feature names)
+
+
+def column_names(data: Any) -> list[str] | None:
+    """The column names of a pandas (or any ``.columns``-bearing) table, else ``None``."""
+    cols = getattr(data, "columns", None)
+    if cols is None or isinstance(data, np.ndarray):
+        return None
+    return [str(c) for c in cols]
 
 
 def row_elements(fn: ModelFn) -> int:

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from ..engine._batching import check_max_batch, default_max_batch, run_chunked
-from ..engine._inputs import Prepared, row_elements, with_known_specs
+from ..engine._inputs import Prepared, column_names, row_elements, with_known_specs
 from ..engine._targets import resolve_target
 from ..exporting._export import export
 from ..exporting._modelfn import ModelFn
@@ -35,17 +35,25 @@ class Method:
     def _batch(self, fn: ModelFn) -> int:
         return self.max_batch or default_max_batch(row_elements(fn))
 
+    def _forward(self) -> Any:
+        """The jitted forward pass of ``target="predicted"``, built once per explainer (a
+        new ``jax.jit`` per call would compile on every call)."""
+        if getattr(self, "_jit_forward", None) is None:
+            self._jit_forward = jax.jit(self.fn.apply_flat)
+        return self._jit_forward
+
     def _prepare(self, X: Any, target: Any) -> Prepared:
+        columns = column_names(X)
         fn = with_known_specs(self.fn, X)
         x = fn.validate(X, "X")
         n = batch_size(x)
         predict = None
         if isinstance(target, str):
             def predict() -> np.ndarray:
-                f = jax.jit(fn.apply_flat)
+                f = self._forward()
                 return run_chunked(lambda part: f(fn.params, part), x, self._batch(fn))
         t = resolve_target(target, n, fn.n_outputs, predict)
-        return Prepared(x=x, n=n, target=t, fn=fn)
+        return Prepared(x=x, n=n, target=t, fn=fn, columns=columns)
 
     @staticmethod
     def _timer() -> float:
