@@ -31,11 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--out", required=True, help="output folder")
     ex.add_argument("--background", default=None,
                     help="background rows file (default: --background-rows rows of DATA)")
-    ex.add_argument("--background-rows", type=int, default=64)
+    ex.add_argument("--background-rows", type=int, default=None)   # None: 64, if needed
     ex.add_argument("--target", default="predicted",
                     help="output index, 'predicted' (default) or 'all'")
     ex.add_argument("--chunk", type=int, default=1024, help="rows per saved part")
     ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--header", default="auto",
+                    help="whether the first line of a .csv file names the columns: yes, no "
+                         "or auto (default: when one of its cells is text)")
     ex.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a method option, e.g. --option n_samples=2048 (repeatable)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -60,7 +63,8 @@ def _explain(args: argparse.Namespace) -> int:
         att = run_job(args.model, args.data, args.out, method=args.method,
                       background=args.background, background_rows=args.background_rows,
                       target=args.target, chunk=args.chunk, seed=args.seed,
-                      options=options, progress=False if args.quiet else None,
+                      options=options, header=args.header,
+                      progress=False if args.quiet else None,
                       log=None if args.quiet else print)
     except XaicoreError as e:
         print(f"xaicore explain: error: {e}", file=sys.stderr)
