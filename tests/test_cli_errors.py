@@ -11,6 +11,7 @@ import pytest
 from test_shapley import small_model
 
 import xaicore
+from xaicore import cli
 from xaicore.cli import main
 from xaicore.jobs import _file_jobs as _jobs
 
@@ -292,3 +293,24 @@ def test_a_background_is_refused_by_methods_that_take_none(files, tmp_path, caps
     assert _explain(d, tmp_path / "o", "--method", method, "--background-rows", "8") == 2
     assert _error(capsys).startswith(f"--background-rows: {method} takes no background")
     assert not (tmp_path / "o").exists()
+
+
+# -- item 8 --------------------------------------------------------------------------------
+def test_help_shows_every_option_with_its_default(capsys):
+    parser = cli.build_parser()
+    subs = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subs.items():
+        for action in sub._actions:
+            assert action.help and action.help.strip(), (name, action.dest)
+    with pytest.raises(SystemExit) as e:
+        main(["explain", "--help"])
+    assert e.value.code == 0
+    text = "".join(capsys.readouterr().out.split())       # wrapped at any width
+    for default in ("(default:kernelshap)", "(default:predicted)", "(default:1024)",
+                    "(default:0)", "(default:auto)", "(default:64,"):
+        assert default in text, default
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = "".join(capsys.readouterr().out.split())
+    assert "(default:xaicore-demo)" in text and "(default:32)" in text \
+        and "(default:0)" in text
