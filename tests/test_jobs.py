@@ -25,9 +25,10 @@ def files(tmp_path_factory):
     return d, X, B
 
 
-def _cli(d, out, *extra):
+def _cli(d, out, *extra, background=True):
+    bg = ["--background", str(d / "bg.csv")] if background else []
     return main(["explain", str(d / "model.keras"), str(d / "x.npy"), "--out", str(out),
-                 "--background", str(d / "bg.csv"), "--chunk", "4", "--quiet", *extra])
+                 *bg, "--chunk", "4", "--quiet", *extra])
 
 
 def test_cli_equals_the_api(files, tmp_path):
@@ -72,8 +73,9 @@ def test_resume_after_a_crash(files, tmp_path, monkeypatch):
 
 def test_refuses_another_job_in_the_same_folder(files, tmp_path, capsys):
     d, _, _ = files
-    assert _cli(d, tmp_path / "o", "--method", "saliency") == 0
-    assert _cli(d, tmp_path / "o", "--method", "saliency", "--seed", "3") == 2
+    assert _cli(d, tmp_path / "o", "--method", "saliency", background=False) == 0
+    assert _cli(d, tmp_path / "o", "--method", "saliency", "--seed", "3",
+                background=False) == 2
     err = capsys.readouterr().err
     assert "--out:" in err and "seed" in err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())

@@ -5,41 +5,81 @@ import argparse
 import os
 import sys
 
+from .jobs._options import METHODS, WITH_BACKGROUND
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``xaicore`` command."""
-    parser = argparse.ArgumentParser(prog="xaicore",
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: ...)" for every option that has a default worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        d = action.default
+        if d is None or d is False or d == [] or d == argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``xaicore`` command (``demo`` and ``explain``)."""
+    parser = argparse.ArgumentParser(prog="xaicore", formatter_class=_Help,
                                      description="Fast attributions for Keras models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a small Keras model on scikit-learn's wine "
-                                       "data, export it, explain it with every method")
-    demo.add_argument("--out", default="xaicore-demo", help="folder for the .npz results")
-    demo.add_argument("--rows", type=int, default=32, help="rows to explain")
-    demo.add_argument("--seed", type=int, default=0)
-    ex = sub.add_parser("explain", help="explain the rows of a data file with a saved "
-                                          "Keras model; chunked, resumable",
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="demo or explain (xaicore COMMAND --help for its options)")
+    demo = sub.add_parser("demo", formatter_class=_Help,
+                          help="train a small Keras model on scikit-learn's wine data, "
+                               "export it, explain it with every method",
+                          description="Train a small Keras model on scikit-learn's wine data "
+                                      "(no download), export it, explain it with every "
+                                      "method and print what each found.")
+    demo.add_argument("--out", default="xaicore-demo",
+                      help="folder for the .npz results (one per method)")
+    demo.add_argument("--rows", type=int, default=32, help="wines to explain")
+    demo.add_argument("--seed", type=int, default=0,
+                      help="seed of the training, the background draw and the methods")
+    ex = sub.add_parser("explain", formatter_class=_Help,
+                        help="explain the rows of a data file with a saved Keras model; "
+                             "chunked, resumable",
                         description="Explain every row of DATA (.npy/.npz/.csv) with MODEL "
                                     "(.keras). Results go to OUT/attribution.npz; each chunk "
                                     "is saved as it is done, and running the same command "
-                                    "again resumes where it stopped.")
+                                    "again resumes where it stopped. Every argument is "
+                                    "checked before anything is written.")
     ex.add_argument("model", help=".keras model file")
-    ex.add_argument("data", help="rows to explain: .npy, .npz (array 'x') or .csv")
+    ex.add_argument("data", help="rows to explain: .npy, .npz (array 'x', or its only one) "
+                                 "or .csv (comma-separated numbers; see --header)")
     ex.add_argument("--method", default="kernelshap",
-                    help="kernelshap (default), permutationshap, exactshap, lime, "
-                         "integratedgradients, expectedgradients, saliency, "
-                         "gradientxinput, smoothgrad, vargrad")
-    ex.add_argument("--out", required=True, help="output folder")
-    ex.add_argument("--background", default=None,
-                    help="background rows file (default: --background-rows rows of DATA)")
-    ex.add_argument("--background-rows", type=int, default=64)
+                    help=f"attribution method: {', '.join(METHODS)}")
+    ex.add_argument("--out", required=True,
+                    help="output folder (new, or one holding this same job, to resume it)")
+    ex.add_argument("--background", default=None, metavar="FILE",
+                    help=f"background rows file (.npy/.npz/.csv), for "
+                         f"{', '.join(WITH_BACKGROUND)} (default: --background-rows rows "
+                         "drawn from DATA)")
+    ex.add_argument("--background-rows", type=int, default=None, metavar="N",
+                    help="rows of DATA drawn (with --seed) as the background when no "
+                         "--background file is given (default: 64, for the methods that "
+                         "take a background)")
     ex.add_argument("--target", default="predicted",
-                    help="output index, 'predicted' (default) or 'all'")
-    ex.add_argument("--chunk", type=int, default=1024, help="rows per saved part")
-    ex.add_argument("--seed", type=int, default=0)
+                    help="output to explain: an output index, 'predicted' (each row's "
+                         "largest output) or 'all'")
+    ex.add_argument("--chunk", type=int, default=1024, metavar="N",
+                    help="rows per saved part (the unit of resumption)")
+    ex.add_argument("--seed", type=int, default=0,
+                    help="seed of every random choice (background draw, sampling, noise)")
+    ex.add_argument("--header", default="auto",
+                    help="whether the first line of a .csv file names the columns: yes, no "
+                         "or auto (when one of its cells is text: neither a number nor "
+                         "empty)")
     ex.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                    help="a method option, e.g. --option n_samples=2048 (repeatable)")
-    ex.add_argument("--quiet", action="store_true", help="no progress bar or messages")
-    args = parser.parse_args(argv)
+                    help="a keyword argument of the method, e.g. --option n_samples=2048 or "
+                         "--option paired=false (repeatable)")
+    ex.add_argument("--quiet", action="store_true",
+                    help="no progress bars or messages (errors still go to stderr)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``xaicore`` command."""
+    args = build_parser().parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.command == "demo":
@@ -60,7 +100,8 @@ def _explain(args: argparse.Namespace) -> int:
         att = run_job(args.model, args.data, args.out, method=args.method,
                       background=args.background, background_rows=args.background_rows,
                       target=args.target, chunk=args.chunk, seed=args.seed,
-                      options=options, progress=False if args.quiet else None,
+                      options=options, header=args.header,
+                      progress=False if args.quiet else None,
                       log=None if args.quiet else print)
     except XaicoreError as e:
         print(f"xaicore explain: error: {e}", file=sys.stderr)

@@ -1,112 +1,66 @@
 """File-to-file attribution jobs (``xaicore explain``): chunked, resumable, atomic.
 
-A job explains the rows of a data file with one method and writes, under ``out/``:
+A job first checks everything it was given (method, options, target, the files, the
+model's input against the data's columns, the explainer built) and writes nothing if one
+is wrong. Then, under ``out/``:
 
 * ``manifest.json`` — what the job is (method, options, seed, chunk size, target, and
-  SHA-256 digests of the model file, the data and the background), written first;
+  SHA-256 digests of the model file, the data and the background);
 * ``parts/part-00000.npz`` … — one :class:`Attribution` per chunk of rows, each written
   atomically once computed;
 * ``attribution.npz`` — all chunks merged, written atomically at the end.
 
 Started again with the same arguments, a job skips the chunks already on disk and goes
-on where it stopped (a crash, a pre-empted machine, Ctrl-C). Started with different
-arguments on the same folder, it refuses instead of mixing results.
+on where it stopped (a crash, a pre-empted machine, Ctrl-C): it loads each part on disk
+and computes a damaged one again, and removes the temporary files an interrupted save
+left. Started with different arguments on the same folder, it refuses instead of mixing
+results (a folder whose job finished no part is taken over).
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import pathlib
+import re
+import zipfile
 from typing import Any
 
 import numpy as np
 
 from .._errors import InputError
 from .._progress import progress_meter
+from .._validate import check_int, check_seed
 from .._version import __version__
 from ..results._attribution import Attribution
 from ..results._files import write_atomic
+from ._data_files import check_header, check_rows, csv_header, load_array, read_rows
+from ._options import (
+    METHODS,
+    WITH_BACKGROUND,
+    build_explainer,
+    check_method,
+    check_options,
+    parse_option,
+)
 
-#: ``--method`` name -> (class name, needs a background, takes a seed)
-METHODS = {
-    "kernelshap": ("KernelShap", True, True),
-    "permutationshap": ("PermutationShap", True, True),
-    "exactshap": ("ExactShap", True, False),
-    "lime": ("Lime", True, True),
-    "integratedgradients": ("IntegratedGradients", False, False),
-    "expectedgradients": ("ExpectedGradients", True, True),
-    "saliency": ("Saliency", False, False),
-    "gradientxinput": ("GradientXInput", False, False),
-    "smoothgrad": ("SmoothGrad", False, True),
-    "vargrad": ("VarGrad", False, True),
-}
+__all__ = ["METHODS", "csv_header", "load_array", "merge", "parse_option", "part_seed",
+           "run_job"]
 FORMAT = 1
+#: Background rows drawn from the data when no ``--background`` file is given.
+BACKGROUND_ROWS = 64
 #: Methods that draw noise per row, keyed by the row's place in the call: each part gets
 #: its own seed (derived from ``seed`` and the part number), or the rows at the same place
 #: in every part would share their noise.
 PER_CALL_NOISE = ("expectedgradients", "smoothgrad", "vargrad")
+#: The names of xaicore's temporary files (``tempfile.mkstemp`` in ``write_atomic``): what
+#: a kill during a save leaves behind, and all that a resumed job removes.
+_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}\.tmp(\.npz)?")
 
 
 def part_seed(seed: int, part: int) -> int:
     """The 32-bit seed of one part of a job (independent streams per part)."""
     return int(np.random.SeedSequence([seed, part]).generate_state(1)[0])
-
-
-def load_array(path: str | os.PathLike, arg: str) -> np.ndarray:
-    """Rows from ``.npy``, ``.npz`` (key ``x``, else its only array) or ``.csv`` (numbers,
-    an optional header line)."""
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise InputError(f"{arg}: no file {str(p)!r}")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        a = np.load(p, allow_pickle=False)
-    elif suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            if "x" in z.files:
-                a = z["x"]
-            elif len(z.files) == 1:
-                a = z[z.files[0]]
-            else:
-                raise InputError(f"{arg}: {p.name} holds arrays {z.files}; name the one to "
-                                 "explain 'x'")
-    elif suffix == ".csv":
-        a = np.loadtxt(p, delimiter=",", skiprows=1 if csv_header(p) else 0, ndmin=2)
-    else:
-        raise InputError(f"{arg}: expected a .npy, .npz or .csv file, got {p.name!r}")
-    if a.ndim < 1 or a.shape[0] == 0:
-        raise InputError(f"{arg}: expected at least one row, got shape {a.shape}")
-    if a.dtype == np.float64:
-        a = a.astype(np.float32)
-    return a
-
-
-def csv_header(path: str | os.PathLike) -> list[str] | None:
-    """The column names of a ``.csv`` file whose first line is not numbers, else None."""
-    p = pathlib.Path(path)
-    if p.suffix.lower() != ".csv":
-        return None
-    with open(p) as f:
-        names = [t.strip().strip('"') for t in f.readline().strip().split(",")]
-    try:
-        [float(t) for t in names]
-    except ValueError:
-        return names
-    return None
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``key=value`` with ``value`` a Python literal (``1024``, ``0.1``, ``"riemann"``) or a
-    bare word (taken as a string)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise InputError(f"--option: expected key=value (e.g. n_samples=1024), got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def _digest(data: bytes | np.ndarray) -> str:
@@ -170,44 +124,119 @@ def _target(text: str | None) -> Any:
                          f"got {text!r}") from None
 
 
-def _build(method: str, fn: Any, background: np.ndarray | None, seed: int,
-           options: dict) -> Any:
-    from .. import methods
+def _check_target_index(t: Any, text: str, n_outputs: int) -> None:
+    if isinstance(t, int) and n_outputs and not 0 <= t < n_outputs:
+        raise InputError(f"--target: expected an output index in [0, {n_outputs}), "
+                         f"'predicted' or 'all', got {text!r}")
 
-    cls_name, needs_bg, seeded = METHODS[method]
-    cls = getattr(methods, cls_name)
-    kw = dict(options)
-    if seeded:
-        kw.setdefault("seed", seed)
-    try:
-        return cls(fn, background, **kw) if needs_bg else cls(fn, **kw)
-    except TypeError as e:
-        raise InputError(f"--option: {cls_name} does not take these options ({e})") from None
+
+def _check_background(method: str, background: Any, background_rows: Any) -> int | None:
+    """The number of background rows to draw from the data (None: none, or from a file)."""
+    if method not in WITH_BACKGROUND:
+        for flag, value in (("--background", background), ("--background-rows",
+                                                            background_rows)):
+            if value is not None:
+                raise InputError(f"{flag}: {method} takes no background "
+                                 f"({', '.join(WITH_BACKGROUND)} do); drop {flag}")
+        return None
+    if background_rows is None:
+        return None if background is not None else BACKGROUND_ROWS
+    rows = check_int(background_rows, "--background-rows", 1)
+    if background is not None:
+        raise InputError("--background-rows: draws background rows from DATA, and "
+                         "--background gives them: give one of the two")
+    return rows
+
+
+def _check_out(out: pathlib.Path) -> None:
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise InputError(f"--out: {str(p)!r} is a file, expected a folder (a new "
+                                 "one, or one holding this job)")
+            return
 
 
 def _explain_part(explainer: Any, x: np.ndarray, target: Any) -> Attribution:
     return explainer.explain(x, target=target)
 
 
+def _read_manifest(path: pathlib.Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"--out: {str(path)!r} could not be read ({e}); choose a new "
+                         "folder or delete it") from None
+    if not isinstance(old, dict):
+        raise InputError(f"--out: {str(path)!r} is not a job's manifest; choose a new folder")
+    return old
+
+
+def _remove_temporary(out: pathlib.Path) -> int:
+    """Remove the temporary files an interrupted save left in the job folder."""
+    removed = 0
+    for folder in (out, out / "parts"):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if _TEMPORARY.fullmatch(p.name) and p.is_file():
+                    p.unlink()
+                    removed += 1
+    return removed
+
+
+def _finished_parts(paths: list[pathlib.Path], sizes: list[int],
+                    say: Any) -> dict[int, Attribution]:
+    """The parts on disk that load whole (a damaged one is removed, to be computed again)."""
+    done = {}
+    for i, (path, size) in enumerate(zip(paths, sizes)):
+        if not path.exists():
+            continue
+        try:
+            att = Attribution.load(path)
+            problem = None if len(att.values) == size else \
+                f"{len(att.values)} rows instead of {size}"
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            att, problem = None, f"{type(e).__name__}: {e}"
+        if problem is None:
+            done[i] = att
+        else:
+            say(f"{path.name} is damaged ({problem}); computing it again")
+            path.unlink()
+    return done
+
+
 def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike, *,
             method: str = "kernelshap", background: str | os.PathLike | None = None,
-            background_rows: int = 64, target: str | None = "predicted", chunk: int = 1024,
-            seed: int = 0, options: dict | None = None, progress: bool | None = None,
+            background_rows: int | None = None, target: str | None = "predicted",
+            chunk: int = 1024, seed: int = 0, options: dict | None = None,
+            header: str = "auto", progress: bool | None = None,
             log: Any = print) -> Attribution:
     """Explain every row of ``data`` with ``method``; see the module text for the files.
 
+    Every argument is checked (the files read, the model exported, the explainer built)
+    before anything is written: a refused run leaves ``out`` as it was.
+
     Args:
         model: A ``.keras`` file.
-        data: Rows to explain (``.npy``, ``.npz`` or ``.csv``).
-        out: Output folder (created; a folder holding another job is refused).
+        data: Rows to explain (``.npy``, ``.npz`` or ``.csv``; see
+            :mod:`xaicore.jobs._data_files` for the CSV rules).
+        out: Output folder (created; a folder holding another job is refused, unless that
+            job finished no part).
         method: One of :data:`METHODS`.
         background: Background rows file; ``None``: ``background_rows`` rows of ``data``
-            drawn with ``seed`` (methods that need one).
+            drawn with ``seed`` (methods that need one; the others refuse both).
+        background_rows: Rows drawn from ``data`` (``None``: :data:`BACKGROUND_ROWS`).
         target: ``"predicted"``, an output index as text, or ``"all"``/``None``.
         chunk: Rows per part file (the unit of resumption).
         seed: Seed of every random choice (background draw, method).
-        options: Further keyword arguments of the method (e.g. ``{"n_samples": 2048}``).
-        progress: Progress bar (``None``: only when the job runs longer than 2 s).
+        options: Further keyword arguments of the method (e.g. ``{"n_samples": 2048}``);
+            those whose default is a bool take true/false, yes/no, 1/0 in any case.
+        header: Whether the first line of a CSV file is a header: ``"auto"`` (when one
+            of its cells is text), ``"yes"`` or ``"no"``.
+        progress: Progress bars, the job's and the method's (``None``: only when a call
+            runs longer than 2 s; ``False``: none).
         log: Where the job's one-line messages go (``None`` for silence).
 
     Returns:
@@ -216,62 +245,76 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
     from ..exporting import export
 
     say = log or (lambda *a: None)
-    if method not in METHODS:
-        raise InputError(f"--method: expected one of {sorted(METHODS)}, got {method!r}")
-    if not isinstance(chunk, int) or chunk < 1:
-        raise InputError(f"--chunk: expected a positive int, got {chunk!r}")
+    method = check_method(method)
+    header = check_header(header)
+    chunk = check_int(chunk, "--chunk", 1)
+    seed = check_seed(seed, "--seed")
+    draw = _check_background(method, background, background_rows)
+    t = _target(target)
+    options = check_options(method, dict(options or {}))
+    out = pathlib.Path(out)
+    _check_out(out)
     model_path = pathlib.Path(model)
     if not model_path.is_file():
         raise InputError(f"model: no file {str(model_path)!r}")
-    x = load_array(data, "data")
-    needs_bg = METHODS[method][1]
-    bg = None
-    if needs_bg:
-        if background is not None:
-            bg = load_array(background, "--background")
-        else:
-            rng = np.random.default_rng(seed)
-            take = min(background_rows, len(x))
-            bg = x[np.sort(rng.choice(len(x), size=take, replace=False))]
-    t = _target(target)
-    options = dict(options or {})
+    x, names = read_rows(data, "data", header)
+    bg = None if background is None else read_rows(background, "--background", header)[0]
+    fn = export(model_path)
+    check_rows(x, fn, "data", data, names)
+    if bg is not None:
+        check_rows(bg, fn, "--background", background)
+    _check_target_index(t, target, fn.n_outputs)
+    if draw is not None:
+        rng = np.random.default_rng(seed)
+        bg = x[np.sort(rng.choice(len(x), size=min(draw, len(x)), replace=False))]
+    explainer = build_explainer(method, fn, bg, seed, options, progress)
     manifest = {"format": FORMAT, "method": method, "options": options, "seed": seed,
                 "chunk": chunk, "target": target, "rows": len(x),
                 "model_sha256": _file_digest(model_path), "data_sha256": _digest(x),
                 "background_sha256": None if bg is None else _digest(bg),
                 "xaicore": __version__}
-    out = pathlib.Path(out)
+    manifest = json.loads(json.dumps(manifest))        # as it reads back (tuples: lists)
+    starts = list(range(0, len(x), chunk))
+    sizes = [min(chunk, len(x) - s) for s in starts]
     parts_dir = out / "parts"
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    paths = [parts_dir / f"part-{i:05d}.npz" for i in range(len(starts))]
     mpath = out / "manifest.json"
-    if mpath.exists():
-        old = json.loads(mpath.read_text())
+    old = _read_manifest(mpath)
+    if old is not None:
         diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
-        if diff:
+        if diff and (any(p.exists() for p in parts_dir.glob("part-*.npz"))
+                     or (out / "attribution.npz").exists()):
             raise InputError(f"--out: {str(out)!r} holds another job (differs in {diff}); "
                              "choose a new folder or delete it")
-    else:
+        removed = _remove_temporary(out)
+        if removed:
+            say(f"removed {removed} temporary files left by an interrupted run")
+        if diff:
+            say(f"{out}: taking over a job that finished no part (it differed in {diff})")
+    done = _finished_parts(paths, sizes, say) if old is not None else {}
+    try:
+        parts_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--out: could not create {str(parts_dir)!r} ({e})") from None
+    if old != manifest:
         _write_json(mpath, manifest)
-    starts = list(range(0, len(x), chunk))
-    paths = [parts_dir / f"part-{i:05d}.npz" for i in range(len(starts))]
-    todo = [i for i, p in enumerate(paths) if not p.exists()]
-    if len(todo) < len(starts):
-        say(f"resuming: {len(starts) - len(todo)} of {len(starts)} parts already done")
+    todo = [i for i in range(len(starts)) if i not in done]
+    if done:
+        say(f"resuming: {len(done)} of {len(starts)} parts already done")
     if todo:
-        explainer = _build(method, export(model_path), bg, seed, options)
-        meter = progress_meter(sum(min(chunk, len(x) - starts[i]) for i in todo),
-                               f"xaicore explain ({method})", progress)
+        meter = progress_meter(sum(sizes[i] for i in todo), f"xaicore explain ({method})",
+                               progress)
         try:
             for i in todo:
                 part = x[starts[i]:starts[i] + chunk]
                 if method in PER_CALL_NOISE:
                     explainer.seed = part_seed(seed, i)
-                _explain_part(explainer, part, t).save(paths[i])
+                done[i] = _explain_part(explainer, part, t)
+                done[i].save(paths[i])
                 meter.update(len(part))
         finally:
             meter.close()
-    att = merge([Attribution.load(p) for p in paths])
-    names = csv_header(data)
+    att = merge([done[i] for i in range(len(starts))])
     if names and att.values.ndim >= 2 and att.values.shape[1] == len(names) \
             and "feature_names" not in options:   # one player per column: name them
         att.feature_names = names
