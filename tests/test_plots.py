@@ -307,3 +307,4 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "xaicore\[plot\]"'):
         att.plot_bar()
+

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import write_atomic
+from ._files import FORMAT, check_path, check_writable, read_attribution, write_atomic
 
 
 def _jsonable(obj: Any) -> Any:
@@ -110,11 +110,16 @@ class Attribution:
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> pathlib.Path:
-        """Write an ``.npz`` (no pickle); the file appears atomically. Returns the path."""
-        path = pathlib.Path(path)
+        """Write an ``.npz`` (no pickle); the file appears atomically. Returns the path.
+
+        ``".npz"`` is appended when the name lacks it; missing folders are made. A path no
+        file can be written to (``""``, a folder, below a file) is refused before anything
+        is written."""
+        path = check_path(path)
+        check_writable(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(
-                ".npz")
+            path = path.with_suffix(path.suffix + ".npz")
+            check_writable(path)
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.target is not None:
             arrays["target"] = np.asarray(self.target)
@@ -126,23 +131,20 @@ class Attribution:
                 scalars[k] = v
         meta = {"method": self.method, "feature_names": self.feature_names,
                 "output_names": self.output_names, "params": self.params, "stats": scalars,
-                "format": 1}
+                "format": FORMAT}
         arrays["meta"] = np.array(json.dumps(_jsonable(meta)))
         write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays), ".tmp.npz")
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Attribution:
-        """Read an ``.npz`` written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            stats = dict(meta["stats"])
-            stats.update({k[len("stats__"):]: z[k] for k in z.files if k.startswith("stats__")})
-            return cls(values=z["values"], base_values=z["base_values"], data=z["data"],
-                       method=meta["method"], feature_names=meta["feature_names"],
-                       output_names=meta["output_names"],
-                       target=z["target"] if "target" in z.files else None,
-                       params=meta["params"], stats=stats)
+        """Read an ``.npz`` written by :meth:`save`.
+
+        Anything else (a missing, empty, truncated or damaged file, another program's
+        ``.npz``, a ``.npy``, a file of a newer format, one whose arrays disagree on the
+        number of rows, pickled data) is refused with one :class:`~xaicore.InputError`
+        naming the file and what is wrong with it."""
+        return cls(**read_attribution(path))
 
     # -- interop -----------------------------------------------------------------
     def to_shap(self) -> Any:

@@ -31,9 +31,11 @@ def _pyplot() -> Any:
 
 
 def _axes(ax: Any, size: tuple[float, float]) -> Any:
+    """The given Axes, or one on a new figure whose layout keeps every label (tick labels,
+    colour-bar label, legend) inside it, so that ``ax.figure.savefig`` clips nothing."""
     if ax is not None:
         return ax
-    _, ax = _pyplot().subplots(figsize=size)
+    _, ax = _pyplot().subplots(figsize=size, layout="constrained")
     return ax
 
 
@@ -53,8 +55,19 @@ def _output_index(att: Attribution, output: Any, n_out: int) -> int:
 
 
 def _output_label(att: Attribution, i: int) -> str:
+    """A name given to output ``i``, or ``"output i"`` (also for the default names, which
+    are the indices themselves)."""
     names = att.output_names or []
-    return str(names[i]) if 0 <= i < len(names) else f"output {i}"
+    name = str(names[i]) if 0 <= i < len(names) else str(i)
+    return f"output {i}" if name == str(i) else name
+
+
+def row_label(att: Attribution, row: int, label: str | None) -> str | None:
+    """The label of one row's plot: its own target output where each row has its own."""
+    if att.target is None or (label is not None and not label.startswith("target ")):
+        return label
+    t = np.broadcast_to(np.asarray(att.target).reshape(-1), (np.shape(att.values)[0],))
+    return _output_label(att, int(t[row]))
 
 
 def select(att: Attribution, output: Any) -> tuple[np.ndarray, np.ndarray, Any, str | None]:
@@ -131,3 +144,61 @@ def _tidy(ax: Any) -> None:
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="x", color="#e6e6e6", zorder=0)
     ax.set_axisbelow(True)
+
+
+def _text_width(text: str, size: float, weight: Any) -> float:
+    """The width in points of one line of text (as the title is drawn)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+    path = TextPath((0, 0), text, size=size, prop=FontProperties(weight=weight))
+    return float(path.get_extents().width) if text else 0.0
+
+
+def _room(ax: Any, reserve: float = 0.0) -> tuple[float, float]:
+    """(width, height) in points a title may take: the axes' drawn width, and (without a
+    layout engine, which would make room itself) the gap up to the axes above or the top.
+    A layout engine places the axes only when drawing: then ``reserve`` points (what a
+    colour bar will take) and a margin come off the width the axes have now."""
+    fig = ax.figure
+    w_in, h_in = fig.get_size_inches()
+    if fig.get_layout_engine() is not None:
+        return ax.get_position(original=True).width * w_in * 72 - reserve - 12.0, float("inf")
+    ax.apply_aspect()                                   # images: the box actually drawn
+    pos = ax.get_position()
+    width = pos.width * w_in * 72
+    top = 1.0
+    for other in fig.axes:
+        if other is ax or not other.get_visible():
+            continue
+        o = other.get_position(original=True)
+        if o.y0 >= pos.y1 - 1e-9 and o.x0 < pos.x1 and o.x1 > pos.x0:
+            top = min(top, o.y0)
+    return width, (top - pos.y1) * h_in * 72
+
+
+def fit_title(ax: Any, head: str, tail: str | None, reserve: float = 0.0) -> Any:
+    """Set the title ``"head, tail"`` on one line, else broken after ``head``, at the
+    largest font size (from the title size down to 7 pt) that fits the axes' width and the
+    room above them, so that titles in a grid of plots neither run into each other nor into
+    the axes above. Returns the title."""
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+    weight = mpl.rcParams["axes.titleweight"]
+    start = FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
+    pad = mpl.rcParams["axes.titlepad"]
+    width, height = _room(ax, reserve)
+    import textwrap
+    options = [[head + (f", {tail}" if tail else "")]] + ([[head, tail]] if tail else [])
+    for chars in (28, 22, 16, 12):                      # a long output name: wrap it
+        if tail and len(tail) > chars:
+            options.append([head, *textwrap.wrap(tail, chars)])
+    sizes = [s for s in (start, 11, 10, 9, 8, 7) if s <= start] or [start]
+    best = (options[-1], sizes[-1])
+    for size in sizes:
+        fits = [o for o in options if max(_text_width(t, size, weight) for t in o) <= width
+                and 1.25 * size * len(o) + pad <= height]
+        if fits:
+            best = (fits[0], size)
+            break
+    lines, size = best
+    return ax.set_title("\n".join(lines), fontsize=size)

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validate import check_int
-from ._plot_common import NEG, POS, REST, _axes, _check_row, _names, _tidy, _title, select
+from ._plot_common import (
+    NEG,
+    POS,
+    REST,
+    _axes,
+    _check_row,
+    _names,
+    _tidy,
+    _title,
+    row_label,
+    select,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._attribution import Attribution
@@ -53,7 +64,9 @@ def bar(att: Attribution, ax: Any = None, max_display: int = 10, output: Any = N
         ax.errorbar(widths, y, xerr=2 * np.asarray(errs), fmt="none", ecolor="#333333",
                     elinewidth=1.2, capsize=3, zorder=3,
                     label="±2 standard errors of the estimate")
-        ax.legend(loc="lower right", fontsize=9, frameon=False)
+        # above the plot's top right corner, under the title: over no bar or label
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2,
+                  fontsize=9, frameon=False)
     top = max(max(widths) if widths else 0.0,
               max(w + 2 * e for w, e in zip(widths, errs)) if errs else 0.0)
     pad = 0.01 * top if top > 0 else 0.01
@@ -65,7 +78,7 @@ def bar(att: Attribution, ax: Any = None, max_display: int = 10, output: Any = N
     ax.set_yticklabels(labels)
     ax.set_ylim(-0.6, k - 0.4)
     ax.set_xlabel("mean(|attribution|)" + (f" over {n} rows" if n > 1 else ""))
-    ax.set_title(_title(att, label))
+    ax.set_title(_title(att, label), pad=22 if errs is not None else 6)
     _tidy(ax)
     return ax
 
@@ -143,7 +156,7 @@ def waterfall(att: Attribution, row: int = 0, ax: Any = None, max_display: int =
     ax.set_yticklabels([s[0] for s in steps])
     ax.set_ylim(-0.6, k - 0.4)
     ax.tick_params(axis="x", pad=16)
-    ax.set_title(_title(att, label, f", row {row}"), pad=22)
+    ax.set_title(_title(att, row_label(att, row, label), f", row {row}"), pad=22)
     _tidy(ax)
     return ax
 

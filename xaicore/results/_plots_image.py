@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import InputError
-from ._plot_common import _axes, _check_row, _pyplot, _title, select
+from ._plot_common import _axes, _check_row, _pyplot, fit_title, row_label, select
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._attribution import Attribution
@@ -102,8 +102,58 @@ def image(att: Attribution, row: int = 0, ax: Any = None, output: Any = None,
         im = ax.imshow(heat, **kw)
     im.set_gid("attribution")
     sm = plt.cm.ScalarMappable(norm=Normalize(-vmax, vmax), cmap=cmap)
-    ax.figure.colorbar(sm, ax=ax, fraction=0.046, pad=0.04, label="attribution")
+    reserve = _colorbar(ax, sm, vmax)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(_title(att, label, f", row {row}"))
+    label = row_label(att, row, label)
+    if label and not label.startswith("output "):
+        label = f"output {label!r}"
+    fit_title(ax, f"{att.method}, row {row}", label, reserve=reserve)
     return ax
+
+
+def _tick_text(x: float, _: Any = None) -> str:
+    return f"{x:.2g}".replace("-", "\u2212")
+
+
+def _colorbar(ax: Any, sm: Any, vmax: float) -> float:
+    """A colour bar right of ``ax`` with ticks at -vmax, 0 and vmax, whose labels stay out
+    of the plot on the right: on a figure without a layout engine (a grid of plots) ``ax``
+    and the bar move left by what the tick labels and label need beyond the gap to the next
+    axes (small type in a narrow cell). Returns the width in points a layout engine will
+    take from ``ax`` for the bar."""
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import FuncFormatter
+
+    from ._plot_common import _text_width
+    fig = ax.figure
+    w_pt = fig.get_size_inches()[0] * 72
+    cell = ax.get_position(original=True)
+    rc = mpl.rcParams
+    narrow = cell.width * w_pt < 160
+    tick_pt = 7.0 if narrow else FontProperties(size=rc["ytick.labelsize"]).get_size_in_points()
+    label_pt = 8.0 if narrow else FontProperties(size=rc["axes.labelsize"]).get_size_in_points()
+    ticks = [-vmax, 0.0, vmax]
+    cb = fig.colorbar(sm, ax=ax, fraction=0.046, pad=0.04, ticks=ticks,
+                      format=FuncFormatter(_tick_text))
+    cb.set_label("attribution", fontsize=label_pt)
+    cb.ax.tick_params(labelsize=tick_pt)
+    extra = (max(_text_width(_tick_text(t), tick_pt, "normal") for t in ticks)
+             + rc["ytick.major.size"] + rc["ytick.major.pad"] + 1.2 * label_pt
+             + rc["axes.labelpad"] + 2.0)
+    if fig.get_layout_engine() is not None:
+        return extra + (0.046 + 0.04) * cell.width * w_pt
+    right = 1.0                                         # the next axes on the right
+    for other in fig.axes:
+        o = other.get_position(original=True)
+        if other is not ax and other is not cb.ax and o.x0 >= cell.x1 - 1e-9 \
+                and o.y0 < cell.y1 and o.y1 > cell.y0:
+            right = min(right, o.x0)
+    shift = max(0.0, extra / w_pt - (right - cell.x1))
+    if shift:
+        p = ax.get_position(original=True)
+        ax.set_position([p.x0, p.y0, max(p.width - shift, 0.2 * p.width), p.height])
+        c = cb.ax.get_position(original=True)
+        cb.ax.set_position([c.x0 - shift, c.y0, c.width, c.height])
+    return 0.0
