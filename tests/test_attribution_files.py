@@ -220,3 +220,12 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         write_atomic(tmp_path / "out.json", fail)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporary_names_are_the_ones_a_resumed_job_removes(tmp_path):
+    from xaicore.results._files import TEMPORARY_NAME, _temp_beside
+
+    for suffix in (".tmp", ".tmp.npz"):
+        tmp = _temp_beside(tmp_path / "part-00000.npz", suffix)
+        assert TEMPORARY_NAME.fullmatch(tmp.name), tmp.name
+    assert not TEMPORARY_NAME.fullmatch("part-00000.npz")

@@ -226,9 +226,9 @@ def test_orphan_temporary_files_are_removed_on_resume(files, tmp_path, capsys):
     d, _ = files
     out = tmp_path / "o"
     assert _explain(d, out, "--method", "saliency", "--chunk", "4") == 0
-    ours = [out / "parts" / "tmpa1b2_c3d.tmp.npz", out / "tmpzz9y8x7w.tmp.npz",
-            out / "tmpq0w9e8r7.tmp"]
-    theirs = [out / "parts" / "notes.tmp.npz", out / "tmp.txt", out / "tmpmine.tmp.npz"]
+    ours = [out / "parts" / ".part-00001.npz.a1b2c3d4e5f6.tmp.npz",
+            out / ".attribution.npz.0123456789ab.tmp.npz", out / ".manifest.json.fedcba987654.tmp"]
+    theirs = [out / "parts" / "notes.tmp.npz", out / "tmp.txt", out / ".mine.12345.tmp.npz"]
     for p in ours + theirs:
         p.write_bytes(b"partial")
     assert main(["explain", str(d / "model.keras"), str(d / "x.npy"), "--out", str(out),

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import pathlib
-import re
 import zipfile
 from typing import Any
 
@@ -33,7 +32,7 @@ from .._progress import progress_meter
 from .._validate import check_int, check_seed
 from .._version import __version__
 from ..results._attribution import Attribution
-from ..results._files import write_atomic
+from ..results._files import TEMPORARY_NAME, write_atomic
 from ._data_files import check_header, check_rows, csv_header, load_array, read_rows
 from ._options import (
     METHODS,
@@ -53,9 +52,6 @@ BACKGROUND_ROWS = 64
 #: its own seed (derived from ``seed`` and the part number), or the rows at the same place
 #: in every part would share their noise.
 PER_CALL_NOISE = ("expectedgradients", "smoothgrad", "vargrad")
-#: The names of xaicore's temporary files (``tempfile.mkstemp`` in ``write_atomic``): what
-#: a kill during a save leaves behind, and all that a resumed job removes.
-_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}\.tmp(\.npz)?")
 
 
 def part_seed(seed: int, part: int) -> int:
@@ -180,7 +176,7 @@ def _remove_temporary(out: pathlib.Path) -> int:
     for folder in (out, out / "parts"):
         if folder.is_dir():
             for p in folder.iterdir():
-                if _TEMPORARY.fullmatch(p.name) and p.is_file():
+                if TEMPORARY_NAME.fullmatch(p.name) and p.is_file():
                     p.unlink()
                     removed += 1
     return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import secrets
 import zipfile
 import zlib
@@ -45,6 +46,11 @@ def check_writable(path: pathlib.Path, arg: str = "path") -> None:
                 raise InputError(f"{arg}: cannot write {str(path)!r}: {str(parent)!r} is a "
                                  "file, not a folder")
             return
+
+
+#: The names of the temporary files ``write_atomic`` makes (``.<name>.<12 hex>.tmp[.npz]``):
+#: what a kill during a save leaves behind, and all that a resumed job may remove.
+TEMPORARY_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp(\.npz)?")
 
 
 def _temp_beside(path: pathlib.Path, suffix: str) -> pathlib.Path:
