@@ -19,10 +19,15 @@ def check_int(value: Any, arg: str, low: int) -> int:
     return int(value)
 
 
-def check_bool(value: Any, arg: str) -> bool:
-    """A real ``bool`` (or NumPy bool), or an InputError naming ``arg``: ``"no"`` is not False."""
+def check_bool(value: Any, arg: str, *, allow_none: bool = False) -> Any:
+    """A real ``bool`` (or NumPy bool), or an InputError naming ``arg``: ``"no"`` is not False.
+
+    With ``allow_none``, ``None`` (an automatic choice, as ``progress=None``) passes too."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{arg}: expected True or False, got {value!r}")
+        want = "True, False or None" if allow_none else "True or False"
+        raise InputError(f"{arg}: expected {want}, got {value!r}")
     return bool(value)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import kernels
 from .._errors import InputError
+from .._validate import check_bool
 from ..kernels._wls import apply_operator
 from ._shapley_base import ShapleyMethod
 
@@ -81,6 +82,7 @@ class KernelShap(ShapleyMethod):
                  seed: int = 0, groups: Any = None, scheme: str | None = None,
                  paired: bool = True, backend: str = "cpp", n_boot: int = 64,
                  ridge: float = 0.0, estimator: str = "auto", **kwargs: Any) -> None:
+        paired = check_bool(paired, "paired")
         super().__init__(model, background, groups=groups, seed=seed, **kwargs)
         m = self.n_players
         if m < 2:

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import check_bool
 from ._shapley_base import ShapleyMethod
 
 
@@ -55,6 +56,7 @@ class PermutationShap(ShapleyMethod):
 
     def __init__(self, model: Any, background: Any, *, n_permutations: int = 32,
                  antithetic: bool = True, seed: int = 0, **kwargs: Any) -> None:
+        antithetic = check_bool(antithetic, "antithetic")
         super().__init__(model, background, seed=seed, **kwargs)
         if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 2:
             raise InputError(f"n_permutations: expected an int >= 2, got {n_permutations!r}")
@@ -64,7 +66,7 @@ class PermutationShap(ShapleyMethod):
         if self.n_players < 2:
             raise InputError(f"groups: PermutationShap needs at least 2 players, "
                              f"got {self.n_players}")
-        self.n_permutations, self.antithetic = int(n_permutations), bool(antithetic)
+        self.n_permutations, self.antithetic = int(n_permutations), antithetic
         self.perms, self.masks, self.index = permutation_coalitions(
             self.n_players, self.n_permutations, self.antithetic, self.seed)
 
