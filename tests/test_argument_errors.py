@@ -1,7 +1,7 @@
 """Every method's arguments are checked at the boundary, with the argument's name first.
 
 Covers what a new user meets first: data given as lists values float32 cannot hold,
-and booleans of the wrong kind (``abs="no"`` is not False).
+ints, seeds and booleans of the wrong kind (``abs="no"`` is not False).
 """
 from __future__ import annotations
 
@@ -76,7 +76,65 @@ def test_values_beyond_float32_are_refused(fn):
     assert np.isfinite(ks.explain(fits).data).all()
 
 
-# -- booleans, for every method -------------------------------------------------
+# -- ints ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
+def test_background_size(fn, value):
+    with pytest.raises(xaicore.InputError,
+                       match=rf"^background_size: expected an int >= 1, got {value!r}"):
+        xaicore.KernelShap(fn, B, background_size=value)
+
+
+def test_kmeans_arguments():
+    with pytest.raises(xaicore.InputError, match=r"^k: expected an int >= 1, got 2\.5"):
+        xaicore.kmeans(B, 2.5)
+    with pytest.raises(xaicore.InputError, match=r"^k: expected an int >= 1, got 0"):
+        xaicore.kmeans(B, 0)
+    with pytest.raises(xaicore.InputError, match=r"^k: expected 1\.\.6"):
+        xaicore.kmeans(B, 7)
+    with pytest.raises(xaicore.InputError, match=r"^seed: expected an int in \[0, 2\*\*32\)"):
+        xaicore.kmeans(B, 2, seed=-1)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("n_boot", "a", r"^n_boot: expected an int >= 0, got 'a'"),
+    ("n_boot", -1, r"^n_boot: expected an int >= 0, got -1"),
+    ("n_boot", 2.0, r"^n_boot: expected an int >= 0, got 2\.0"),
+    ("n_boot", 1, r"^n_boot: expected 0 \(no standard errors\) or an int >= 2"),
+    ("n_samples", 0, r"^n_samples: expected 'auto' or an int >= 1"),
+    ("n_samples", 2.5, r"^n_samples: expected 'auto' or an int >= 1"),
+    ("n_samples", "all", r"^n_samples: expected 'auto' or an int >= 1"),
+    ("ridge", "a", r"^ridge: expected a finite number >= 0"),
+    ("scheme", "bogus", r"^scheme: expected one of"),
+    ("backend", "bogus", r"^backend: expected one of"),
+])
+def test_kernel_shap_options(fn, option, value, message):
+    with pytest.raises(xaicore.InputError, match=message):
+        xaicore.KernelShap(fn, B, **{option: value})
+
+
+def test_n_boot_zero_switches_standard_errors_off(fn):
+    att = xaicore.KernelShap(fn, B, n_samples=20, estimator="linear", n_boot=0).explain(X)
+    assert att.stderr is None
+    att = xaicore.KernelShap(fn, B, n_samples=20, estimator="linear", n_boot=2).explain(X)
+    assert att.stderr is not None
+
+
+@pytest.mark.parametrize("value", ["a", 2.0, True, 1])
+def test_n_permutations(fn, value):
+    with pytest.raises(xaicore.InputError, match=r"^n_permutations: expected an int >= 2"):
+        xaicore.PermutationShap(fn, B, n_permutations=value)
+
+
+def test_exact_shap_one_player_is_the_whole_difference(fn):
+    att = xaicore.ExactShap(fn, B, groups=np.zeros(5, int)).explain(X)
+    expect = np.asarray(fn(X)) - np.asarray(fn(B)).mean(axis=0)
+    assert att.values.shape == (3, 1, 2)
+    np.testing.assert_allclose(att.values[:, 0], expect, atol=1e-6)
+    assert att.stats["max_efficiency_gap"] < 1e-6
+
+
+# -- seeds and booleans, for every method -------------------------------------------------
 
 def _make(method, fn, **kw):
     """Construct ``method`` on the small model (a conv model for the layer methods)."""
@@ -93,6 +151,19 @@ ALL = SEEDED + [xaicore.Saliency, xaicore.GradientXInput, xaicore.IntegratedGrad
                 xaicore.GradCAM, xaicore.LayerIntegratedGradients]
 BOOLS = [(xaicore.KernelShap, "paired"), (xaicore.PermutationShap, "antithetic"),
          (xaicore.Saliency, "abs")] + [(m, "progress") for m in ALL]
+
+
+@pytest.mark.parametrize("method", SEEDED, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, 2 ** 64, 1.5, True, "0"])
+def test_every_method_refuses_a_bad_seed(fn, method, seed):
+    with pytest.raises(xaicore.InputError,
+                       match=rf"^seed: expected an int in \[0, 2\*\*32\), got {seed!r}"):
+        _make(method, fn, seed=seed)
+
+
+@pytest.mark.parametrize("method", SEEDED, ids=lambda m: m.__name__)
+def test_every_method_takes_the_largest_seed(fn, method):
+    assert _make(method, fn, seed=np.uint32(2 ** 32 - 1)).seed == 2 ** 32 - 1
 
 
 @pytest.mark.parametrize("method, option", BOOLS,

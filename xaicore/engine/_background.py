@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import check_int, check_seed
 from ..exporting._modelfn import ModelFn
 
 
@@ -34,8 +35,9 @@ def kmeans(data: np.ndarray, k: int, *, seed: int = 0, n_iter: int = 25
     Returns:
         ``(rows [k, ...], weights [k])`` with weights summing to 1.
     """
+    k, seed = check_int(k, "k", 1), check_seed(seed)
     x = np.asarray(data, dtype=np.float64).reshape(len(data), -1)
-    if not 1 <= k <= len(x):
+    if k > len(x):
         raise InputError(f"k: expected 1..{len(x)} (rows of the background), got {k}")
     rng = np.random.default_rng(seed)
     centers = x[rng.choice(len(x), size=k, replace=False)]

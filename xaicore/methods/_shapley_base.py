@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import check_int, check_seed
 from ..engine._background import check_background, kmeans
 from ..engine._batching import default_max_batch
 from ..engine._coalitions import CoalitionEngine, link_fn
@@ -29,10 +30,11 @@ class ShapleyMethod(Method):
                  feature_names: Any = None, link: str = "identity",
                  background_size: int | None = None, seed: int = 0,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
-        super().__init__(model, max_batch=max_batch, progress=progress)
+        seed = check_seed(seed)
+        if background_size is not None:
+            background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise InputError(f"seed: expected an int, got {seed!r}")
+        super().__init__(model, max_batch=max_batch, progress=progress)
         self.fn = with_known_specs(self.fn, np.asarray(background)[:1]
                                    if self.fn.inputs[0].shape is None else None)
         bg = check_background(self.fn, background)
@@ -46,7 +48,7 @@ class ShapleyMethod(Method):
         self.feature_names = group_names(groups, self.n_players, feature_names,
                                          tuple(bg.shape[1:]))
         self.link = link
-        self.seed = int(seed)
+        self.seed = seed
         self.engine = CoalitionEngine(self.fn, bg, self.groups, link, weights)
 
     # -- to be defined by each method --------------------------------------------------
