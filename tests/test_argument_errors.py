@@ -76,6 +76,42 @@ def test_values_beyond_float32_are_refused(fn):
     assert np.isfinite(ks.explain(fits).data).all()
 
 
+# -- a (rows, weights) background ---------------------------------------------------------
+
+@pytest.mark.parametrize("method", SHAPLEY)
+def test_weighted_background_equals_repeated_rows(fn, method):
+    rows, counts = B[:3], np.array([1, 2, 3])
+    weighted = method(fn, (rows, counts.astype(float))).explain(X)
+    repeated = method(fn, np.repeat(rows, counts, axis=0)).explain(X)
+    np.testing.assert_allclose(weighted.values, repeated.values, atol=2e-6)
+    np.testing.assert_allclose(weighted.base_values, repeated.base_values, atol=2e-6)
+    assert weighted.params["background_rows"] == 3
+
+
+def test_weighted_exact_shap_is_the_weighted_mean_of_baselines(fn):
+    """With the identity link Shapley values are linear in the game: the weighted
+    background's values are the weighted mean of each baseline row's values."""
+    rows, w = xaicore.kmeans(B, 3)
+    got = xaicore.ExactShap(fn, (rows, w)).explain(X).values
+    by_hand = sum(wk * xaicore.ExactShap(fn, rows[k:k + 1]).explain(X).values
+                  for k, wk in enumerate(w))
+    np.testing.assert_allclose(got, by_hand, atol=2e-6)
+    ks = xaicore.KernelShap(fn, xaicore.kmeans(B, 3)).explain(X).values  # exact: 2**5 - 2
+    np.testing.assert_allclose(ks, by_hand, atol=2e-6)
+
+
+def test_weighted_background_errors(fn):
+    with pytest.raises(xaicore.InputError, match=r"^background: the weights .* >= 0"):
+        xaicore.KernelShap(fn, (B[:2], np.array([1.0, -1.0])))
+    with pytest.raises(xaicore.InputError, match=r"^background: the weights .* not all 0"):
+        xaicore.KernelShap(fn, (B[:2], np.zeros(2)))
+    with pytest.raises(xaicore.InputError, match=r"^background: could not be read"):
+        xaicore.KernelShap(fn, (B[:2], np.ones(3)))    # not one weight per row
+    with pytest.raises(xaicore.InputError, match=r"^background_size: the background is "
+                                                 r"already weighted"):
+        xaicore.KernelShap(fn, xaicore.kmeans(B, 3), background_size=2)
+
+
 # -- ints ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])

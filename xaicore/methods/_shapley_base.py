@@ -8,7 +8,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._validate import check_int, check_seed
-from ..engine._background import check_background, kmeans
+from ..engine._background import check_background, kmeans, split_weights
 from ..engine._batching import default_max_batch
 from ..engine._coalitions import CoalitionEngine, link_fn
 from ..engine._inputs import row_elements, with_known_specs
@@ -35,13 +35,20 @@ class ShapleyMethod(Method):
             background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
         super().__init__(model, max_batch=max_batch, progress=progress)
-        self.fn = with_known_specs(self.fn, np.asarray(background)[:1]
-                                   if self.fn.inputs[0].shape is None else None)
-        bg = check_background(self.fn, background)
-        weights = None
+        spec = self.fn.inputs[0]
+        rows, weights = split_weights(background,
+                                      None if spec.shape is None else len(spec.shape) + 1)
+        self.fn = with_known_specs(self.fn, np.asarray(rows)[:1]
+                                   if spec.shape is None else None)
+        bg = check_background(self.fn, rows)
         if background_size is not None and background_size < len(bg):
+            if weights is not None:
+                raise InputError(f"background_size: the background is already weighted "
+                                 f"rows (a (rows, weights) pair of {len(bg)} rows); give "
+                                 f"background_size={background_size} or the pair, not both")
             bg, weights = kmeans(bg, background_size, seed=seed)
         self.background = bg
+        self.background_weights = weights
         self.groups, self.n_players = resolve_groups(groups, tuple(bg.shape[1:]))
         if self.n_players < 1:
             raise InputError("groups: expected at least one player")
