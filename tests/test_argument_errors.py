@@ -1,7 +1,8 @@
 """Every method's arguments are checked at the boundary, with the argument's name first.
 
-Covers what a new user meets first: data given as lists values float32 cannot hold,
-ints, seeds and booleans of the wrong kind (``abs="no"`` is not False).
+Covers what a new user meets first: data given as lists, values float32 cannot hold,
+a ``(rows, weights)`` background from :func:`xaicore.kmeans`, ints, seeds and booleans
+of the wrong kind, and ``link="logit"`` on a model that does not return probabilities.
 """
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def conv_model() -> keras.Model:
     h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inp)
     h = keras.layers.GlobalAveragePooling2D()(h)
     return keras.Model(inp, keras.layers.Dense(2, name="dense")(h))
+
+
+def regressor() -> keras.Model:
+    """``y = sum(x)``: a score, not a probability."""
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+    model.layers[0].set_weights([np.ones((5, 1), "float32"), np.zeros(1, "float32")])
+    return model
 
 
 # -- data given as lists -----------------------------------------------------------------
@@ -219,3 +227,26 @@ def test_boolean_options_keep_their_meaning(fn):
     assert xaicore.PermutationShap(fn, B, antithetic=False, n_permutations=3).antithetic \
         is False
     assert xaicore.KernelShap(fn, B, paired=np.bool_(False), progress=None).engine
+
+
+# -- link="logit" takes probabilities -----------------------------------------------------
+
+@pytest.mark.parametrize("method", SHAPLEY)
+def test_logit_link_refuses_a_regressor(method):
+    fn = xaicore.export(regressor())
+    background = np.full((3, 5), 0.64, "float32")        # f = 3.2 on every row
+    with pytest.raises(xaicore.InputError,
+                       match=r"^link: 'logit' needs outputs in \[0, 1\] \(probabilities\); "
+                             r"the model returned 3\.2 for background row 0, output 0"):
+        method(fn, background, link="logit")
+    background[:2] = 0.1                                 # rows 0, 1 fine (0.5), row 2 not
+    with pytest.raises(xaicore.InputError, match=r"returned 3\.2 for background row 2"):
+        method(fn, background, link="logit")
+    method(fn, background, link="identity")             # scores are fine without the link
+
+
+def test_logit_link_takes_probabilities(fn):
+    att = xaicore.KernelShap(fn, B, link="logit").explain(X)
+    p = np.asarray(fn(X), np.float64)
+    logit = np.log(p) - np.log1p(-p)
+    np.testing.assert_allclose(att.values.sum(axis=1) + att.base_values, logit, atol=1e-4)

@@ -4,14 +4,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import jax
 import numpy as np
 
 from .._errors import InputError
 from .._validate import check_int, check_seed
 from ..engine._background import check_background, kmeans, split_weights
-from ..engine._batching import default_max_batch
+from ..engine._batching import default_max_batch, run_chunked
 from ..engine._coalitions import CoalitionEngine, link_fn
 from ..engine._inputs import row_elements, with_known_specs
+from ..engine._link_check import check_link_outputs
 from ..engine._players import group_names, resolve_groups
 from ..results._attribution import Attribution
 from ._base import Method
@@ -56,6 +58,10 @@ class ShapleyMethod(Method):
                                          tuple(bg.shape[1:]))
         self.link = link
         self.seed = seed
+        if link != "identity":   # the link's domain, on the background's outputs
+            f = jax.jit(self.fn.apply_flat)
+            check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part), bg,
+                                                 self._batch(self.fn)), "background row")
         self.engine = CoalitionEngine(self.fn, bg, self.groups, link, weights)
 
     # -- to be defined by each method --------------------------------------------------
