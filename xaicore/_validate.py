@@ -19,10 +19,15 @@ def check_int(value: Any, arg: str, low: int) -> int:
     return int(value)
 
 
-def check_bool(value: Any, arg: str) -> bool:
-    """A real ``bool`` (or NumPy bool), or an InputError naming ``arg``: ``"no"`` is not False."""
+def check_bool(value: Any, arg: str, *, allow_none: bool = False) -> Any:
+    """A real ``bool`` (or NumPy bool), or an InputError naming ``arg``: ``"no"`` is not False.
+
+    With ``allow_none``, ``None`` (an automatic choice, as ``progress=None``) passes too."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{arg}: expected True or False, got {value!r}")
+        want = "True, False or None" if allow_none else "True or False"
+        raise InputError(f"{arg}: expected {want}, got {value!r}")
     return bool(value)
 
 
@@ -31,11 +36,13 @@ def check_seed(value: Any, arg: str = "seed") -> int:
 
     Every method takes seeds in this one range (the coalition sampler and the JAX keys
     alike), so a seed outside it is refused rather than folded onto another."""
-    seed = check_int(value, arg, 0)
-    if seed >= 2 ** 32:
-        raise InputError(f"{arg}: expected an int in [0, 2**32), got {seed} (a JAX random key "
-                         "keeps 32 bits: larger seeds would collide)")
-    return seed
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
+            or not 0 <= value < 2 ** 32:
+        why = (" (a JAX random key keeps 32 bits: larger seeds would collide)"
+               if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+               and value >= 2 ** 32 else "")
+        raise InputError(f"{arg}: expected an int in [0, 2**32), got {value!r}{why}")
+    return int(value)
 
 
 def check_float(value: Any, arg: str, low: float = 0.0) -> float:

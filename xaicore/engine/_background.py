@@ -6,7 +6,43 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import check_int, check_seed
 from ..exporting._modelfn import ModelFn
+
+
+def is_weighted(background: Any, rank: int | None = None) -> bool:
+    """Whether ``background`` is a ``(rows, weights)`` pair (as :func:`kmeans` returns):
+    a tuple or list of two, ``rows [K, ...]`` (of ``rank`` axes when known, else at
+    least 2) and one weight per row, ``[K]``. A tuple of two rows has rows of equal rank,
+    so it is not taken for a pair."""
+    if not isinstance(background, (tuple, list)) or len(background) != 2:
+        return False
+    rows, weights = background
+    try:
+        r, w = np.ndim(rows), np.ndim(weights)
+    except (TypeError, ValueError):  # ragged: not a pair of arrays
+        return False
+    if w != 1 or (r != rank if rank is not None else r < 2):
+        return False
+    return len(rows) == len(weights)
+
+
+def split_weights(background: Any, rank: int | None = None
+                  ) -> tuple[Any, np.ndarray | None]:
+    """``(rows, weights)`` of a weighted background (the weights checked: finite, >= 0,
+    not all 0, normalised to sum 1), or ``(background, None)`` for plain rows."""
+    if not is_weighted(background, rank):
+        return background, None
+    rows, weights = background
+    w = np.asarray(weights)
+    if w.dtype.kind not in "biuf":
+        raise InputError(f"background: the weights of a (rows, weights) background must be "
+                         f"numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise InputError(f"background: the weights of a (rows, weights) background must be "
+                         f"finite, >= 0 and not all 0, got {w.tolist()[:10]}")
+    return rows, w / w.sum()
 
 
 def check_background(fn: ModelFn, background: Any) -> np.ndarray:
@@ -14,7 +50,12 @@ def check_background(fn: ModelFn, background: Any) -> np.ndarray:
     if fn.structure != "single":
         raise InputError("model: Shapley methods take single-input models; "
                          f"this one has inputs {list(fn.input_names)}")
-    b = np.asarray(background) if not isinstance(background, np.ndarray) else background
+    try:
+        b = np.asarray(background) if not isinstance(background, np.ndarray) else background
+    except (TypeError, ValueError) as e:  # ragged lists, objects
+        raise InputError(f"background: could not be read as an array ({e}); expected rows "
+                         f"{fn.inputs[0].dtype}{fn.inputs[0].shape_str()} or a (rows, "
+                         "weights) pair as xaicore.kmeans returns") from None
     spec = fn.inputs[0]
     if spec.shape is not None and b.ndim == len(spec.shape):
         b = b[None]  # one baseline row
@@ -34,8 +75,9 @@ def kmeans(data: np.ndarray, k: int, *, seed: int = 0, n_iter: int = 25
     Returns:
         ``(rows [k, ...], weights [k])`` with weights summing to 1.
     """
+    k, seed = check_int(k, "k", 1), check_seed(seed)
     x = np.asarray(data, dtype=np.float64).reshape(len(data), -1)
-    if not 1 <= k <= len(x):
+    if k > len(x):
         raise InputError(f"k: expected 1..{len(x)} (rows of the background), got {k}")
     rng = np.random.default_rng(seed)
     centers = x[rng.choice(len(x), size=k, replace=False)]

@@ -68,7 +68,48 @@ class TensorSpec:
         elif a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             bad = np.argwhere(~np.isfinite(a))[0]
             raise InputError(f"{arg}: contains NaN or inf (first at index {tuple(bad.tolist())})")
+        elif target.kind == "f" and a.dtype.kind in "iuf":
+            _check_fits(a, target, arg)
         return a.astype(target, copy=False)
+
+
+def _largest(dtype: np.dtype) -> float:
+    """Largest magnitude a numeric dtype holds (inf where NumPy cannot tell)."""
+    try:
+        return float(np.finfo(dtype).max if dtype.kind == "f" else np.iinfo(dtype).max)
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _check_fits(a: np.ndarray, target: np.dtype, arg: str) -> None:
+    """Refuse values the cast to ``target`` would turn into inf (``1e39`` in float32)."""
+    limit = _largest(target)
+    if limit >= _largest(a.dtype) or a.size == 0:
+        return   # every value of a's dtype fits: nothing to scan
+    over = np.abs(a.astype(np.float64, copy=False)) > limit
+    if not over.any():
+        return
+    bad = tuple(int(i) for i in np.argwhere(over)[0])
+    where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) == 2 else
+                               f", element {bad[1:]}" if len(bad) > 2 else "")
+    raise InputError(f"{arg}: value {a[bad]:g} at {where} does not fit {target} (the "
+                     f"model's input dtype holds magnitudes up to {limit:.4g}); rescale "
+                     "the data")
+
+
+def _wrapped_input(x: Any, spec: TensorSpec) -> bool:
+    """Whether ``x`` is a one-input model's array wrapped in a tuple or list (``[X]``, as
+    Keras takes), rather than nested lists of numbers (``[[0.1, 0.2, 0.3]]``, one row).
+
+    The wrapped element must itself be an array (not a list), of the input's rank
+    when that is known: a one-row list of lists is an array-like, not a wrapper."""
+    if not isinstance(x, (tuple, list)) or len(x) != 1:
+        return False
+    inner = x[0]
+    if not hasattr(inner, "shape") or not hasattr(inner, "dtype"):
+        return False
+    rank = None if spec.shape is None else len(spec.shape) + 1
+    return rank is None or len(inner.shape) == rank
 
 
 def check_inputs(specs: Sequence[TensorSpec], structure: str, x: Any, arg: str = "X") -> Any:
@@ -78,7 +119,7 @@ def check_inputs(specs: Sequence[TensorSpec], structure: str, x: Any, arg: str =
         The inputs as NumPy arrays in the same structure (tuple for several inputs).
     """
     if structure == "single":
-        if isinstance(x, (tuple, list)) and len(x) == 1 and not np.isscalar(x[0]):
+        if _wrapped_input(x, specs[0]):
             x = x[0]
         if isinstance(x, dict):
             raise InputError(f"{arg}: the model takes one input, got a dict")

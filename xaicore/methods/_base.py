@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._validate import check_bool
 from ..engine._batching import check_max_batch, default_max_batch, run_chunked
 from ..engine._inputs import Prepared, column_names, row_elements, with_known_specs
 from ..engine._targets import resolve_target
@@ -28,8 +29,10 @@ class Method:
 
     def __init__(self, model: Any, *, max_batch: int | None = None,
                  progress: bool | None = None) -> None:
+        max_batch = check_max_batch(max_batch)
+        progress = check_bool(progress, "progress", allow_none=True)
         self.fn = export(model)
-        self.max_batch = check_max_batch(max_batch)
+        self.max_batch = max_batch
         self.progress = progress
 
     def _batch(self, fn: ModelFn) -> int:

@@ -23,6 +23,8 @@ class ExactShap(ShapleyMethod):
         model: Anything :func:`xaicore.export` accepts (single input).
         background: Background rows (or one baseline row).
         groups, feature_names, link, background_size, max_batch: as :class:`KernelShap`.
+
+    With a single player (e.g. ``groups`` all 0) its value is ``f(x) - base``.
     """
 
     name = "ExactShap"
@@ -36,8 +38,13 @@ class ExactShap(ShapleyMethod):
                              "PermutationShap, or group features with groups=")
         masks, P = kernels.exact_operator(m)
         inner = masks.any(axis=1) & ~masks.all(axis=1)
+        if m == 1:
+            # One player: its Shapley value is v1 - v0 and there is no coalition between
+            # empty and full; the engine is still handed one (the full one again, weight 0)
+            # so that every explain call evaluates a non-empty coalition table.
+            inner = masks.all(axis=1)
         self._inner_masks = masks[inner]
-        self._P_inner = P[:, inner]
+        self._P_inner = P[:, inner] if m > 1 else np.zeros((1, 1))
         self._P_empty = P[:, ~masks.any(axis=1)].sum(axis=1)
         self._P_full = P[:, masks.all(axis=1)].sum(axis=1)
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import kernels
 from .._errors import InputError
+from .._validate import check_bool, check_float, check_int
 from ..kernels._wls import apply_operator
 from ._shapley_base import ShapleyMethod
 
@@ -81,6 +82,17 @@ class KernelShap(ShapleyMethod):
                  seed: int = 0, groups: Any = None, scheme: str | None = None,
                  paired: bool = True, backend: str = "cpp", n_boot: int = 64,
                  ridge: float = 0.0, estimator: str = "auto", **kwargs: Any) -> None:
+        if not (isinstance(n_samples, str) and n_samples == "auto") and (
+                isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
+                or n_samples < 1):
+            raise InputError(f"n_samples: expected 'auto' or an int >= 1 (coalitions per "
+                             f"instance), got {n_samples!r}")
+        paired = check_bool(paired, "paired")
+        n_boot = check_int(n_boot, "n_boot", 0)
+        if n_boot == 1:
+            raise InputError("n_boot: expected 0 (no standard errors) or an int >= 2 "
+                             "(bootstrap resamples), got 1")
+        ridge = check_float(ridge, "ridge")
         super().__init__(model, background, groups=groups, seed=seed, **kwargs)
         m = self.n_players
         if m < 2:
@@ -88,8 +100,6 @@ class KernelShap(ShapleyMethod):
         full = 2 ** m - 2 if m < 62 else 2 ** 62
         if n_samples == "auto":
             n_samples = int(min(full, 2 * m + 2048))
-        if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool):
-            raise InputError(f"n_samples: expected an int or 'auto', got {n_samples!r}")
         self.n_samples = int(min(n_samples, full))
         self.estimator = _pick_estimator(estimator, m, exact=self.n_samples >= full)
         if scheme is None:  # the scheme that measured lowest error for each estimator
@@ -98,13 +108,15 @@ class KernelShap(ShapleyMethod):
             self.coalitions = kernels.sample_coalitions(m, self.n_samples, paired=paired,
                                                         seed=self.seed, backend=backend,
                                                         scheme=scheme)
-        except ValueError as e:
-            if "budget" in str(e):
+        except ValueError as e:   # the kernels name the argument they refuse
+            if str(e).startswith("budget"):
                 raise InputError(f"n_samples: {e}") from None
+            if str(e).startswith(("scheme:", "backend:")):
+                raise InputError(str(e)) from None
             raise
         self.operator = kernels.wls_operator(self.coalitions.masks, self.coalitions.weights,
                                              ridge=ridge, backend=backend)
-        self.scheme, self.backend, self.n_boot = scheme, backend, int(n_boot)
+        self.scheme, self.backend, self.n_boot = scheme, backend, n_boot
         self.cubic = kernels.cubic_design(self.coalitions.masks, self.coalitions.weights,
                                           operator=self.operator) \
             if self.estimator == "cubic" else None

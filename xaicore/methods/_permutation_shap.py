@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import check_bool, check_int
 from ._shapley_base import ShapleyMethod
 
 
@@ -55,16 +56,16 @@ class PermutationShap(ShapleyMethod):
 
     def __init__(self, model: Any, background: Any, *, n_permutations: int = 32,
                  antithetic: bool = True, seed: int = 0, **kwargs: Any) -> None:
-        super().__init__(model, background, seed=seed, **kwargs)
-        if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 2:
-            raise InputError(f"n_permutations: expected an int >= 2, got {n_permutations!r}")
+        n_permutations = check_int(n_permutations, "n_permutations", 2)
+        antithetic = check_bool(antithetic, "antithetic")
         if antithetic and n_permutations % 2:
             raise InputError(f"n_permutations: must be even with antithetic=True (each "
                              f"permutation comes with its reverse), got {n_permutations}")
+        super().__init__(model, background, seed=seed, **kwargs)
         if self.n_players < 2:
             raise InputError(f"groups: PermutationShap needs at least 2 players, "
                              f"got {self.n_players}")
-        self.n_permutations, self.antithetic = int(n_permutations), bool(antithetic)
+        self.n_permutations, self.antithetic = n_permutations, antithetic
         self.perms, self.masks, self.index = permutation_coalitions(
             self.n_players, self.n_permutations, self.antithetic, self.seed)
 

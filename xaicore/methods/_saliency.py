@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._validate import check_float, check_int, check_seed
+from .._validate import check_bool, check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
 from ..results._attribution import Attribution
 from ._base import Method
@@ -116,8 +116,9 @@ class Saliency(_GradientMethod):
 
     def __init__(self, model: Any, *, abs: bool = True, max_batch: int | None = None,
                  progress: bool | None = None) -> None:
+        abs = check_bool(abs, "abs")
         super().__init__(model, max_batch=max_batch, progress=progress)
-        self.abs = bool(abs)
+        self.abs = abs
 
     def _config(self) -> dict:
         return {"abs": self.abs}

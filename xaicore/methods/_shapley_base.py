@@ -4,13 +4,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import jax
 import numpy as np
 
 from .._errors import InputError
-from ..engine._background import check_background, kmeans
-from ..engine._batching import default_max_batch
+from .._validate import check_int, check_seed
+from ..engine._background import check_background, kmeans, split_weights
+from ..engine._batching import default_max_batch, run_chunked
 from ..engine._coalitions import CoalitionEngine, link_fn
 from ..engine._inputs import row_elements, with_known_specs
+from ..engine._link_check import check_link_outputs
 from ..engine._players import group_names, resolve_groups
 from ..results._attribution import Attribution
 from ._base import Method
@@ -29,24 +32,36 @@ class ShapleyMethod(Method):
                  feature_names: Any = None, link: str = "identity",
                  background_size: int | None = None, seed: int = 0,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
-        super().__init__(model, max_batch=max_batch, progress=progress)
+        seed = check_seed(seed)
+        if background_size is not None:
+            background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise InputError(f"seed: expected an int, got {seed!r}")
-        self.fn = with_known_specs(self.fn, np.asarray(background)[:1]
-                                   if self.fn.inputs[0].shape is None else None)
-        bg = check_background(self.fn, background)
-        weights = None
+        super().__init__(model, max_batch=max_batch, progress=progress)
+        spec = self.fn.inputs[0]
+        rows, weights = split_weights(background,
+                                      None if spec.shape is None else len(spec.shape) + 1)
+        self.fn = with_known_specs(self.fn, np.asarray(rows)[:1]
+                                   if spec.shape is None else None)
+        bg = check_background(self.fn, rows)
         if background_size is not None and background_size < len(bg):
+            if weights is not None:
+                raise InputError(f"background_size: the background is already weighted "
+                                 f"rows (a (rows, weights) pair of {len(bg)} rows); give "
+                                 f"background_size={background_size} or the pair, not both")
             bg, weights = kmeans(bg, background_size, seed=seed)
         self.background = bg
+        self.background_weights = weights
         self.groups, self.n_players = resolve_groups(groups, tuple(bg.shape[1:]))
         if self.n_players < 1:
             raise InputError("groups: expected at least one player")
         self.feature_names = group_names(groups, self.n_players, feature_names,
                                          tuple(bg.shape[1:]))
         self.link = link
-        self.seed = int(seed)
+        self.seed = seed
+        if link != "identity":   # the link's domain, on the background's outputs
+            f = jax.jit(self.fn.apply_flat)
+            check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part), bg,
+                                                 self._batch(self.fn)), "background row")
         self.engine = CoalitionEngine(self.fn, bg, self.groups, link, weights)
 
     # -- to be defined by each method --------------------------------------------------
