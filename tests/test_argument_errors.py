@@ -250,3 +250,13 @@ def test_logit_link_takes_probabilities(fn):
     p = np.asarray(fn(X), np.float64)
     logit = np.log(p) - np.log1p(-p)
     np.testing.assert_allclose(att.values.sum(axis=1) + att.base_values, logit, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", SHAPLEY)
+def test_logit_link_refuses_explained_rows_outside_0_1(method):
+    fn = xaicore.export(regressor())
+    background = np.full((3, 5), 0.1, "float32")         # f = 0.5: fine
+    m = method(fn, background, link="logit")
+    with pytest.raises(xaicore.InputError, match=r"^link: 'logit' needs outputs in \[0, 1\].*"
+                                                 r"returned 3\.2 for X row 1, output 0"):
+        m.explain(np.stack([background[0], np.full(5, 0.64, "float32")]))

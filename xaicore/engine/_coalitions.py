@@ -22,6 +22,7 @@ from .._progress import progress_meter
 from .._validate import check_finite
 from ..exporting._modelfn import ModelFn
 from ._batching import pad_rows, run_chunked
+from ._link_check import check_link_outputs
 
 _LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda y: y,
@@ -179,6 +180,10 @@ class CoalitionEngine:
 
     def full_value(self, x: np.ndarray, max_batch: int) -> np.ndarray:
         """``link(f(x))``: the value of the full coalition, ``[n, O]``."""
+        if self.link != "identity":       # the raw outputs, checked before the link
+            raw = run_chunked(lambda part: self._forward(self.fn.params, part), x, max_batch)
+            check_link_outputs(self.link, check_finite(raw, "the explained rows", "X"),
+                               "X row")
         v1 = run_chunked(lambda part: self._predict(self.fn.params, part), x,
                          max_batch).astype(np.float64)
         return check_finite(v1, "the explained rows", "X")
@@ -187,6 +192,8 @@ class CoalitionEngine:
                progress: bool | None = None) -> np.ndarray:
         """``v[n, s, o]`` for every instance and coalition (float64 on the host)."""
         n, s = x.shape[0], masks.shape[0]
+        if s == 0:
+            return np.empty((n, 0, self.fn.n_outputs), dtype=np.float64)
         p = plan(n, s, self.background.shape[0], max_batch)
         total, per_call = n * s, p.pairs * p.chunks
         span = min(n, per_call // s + 2)   # most instances one call's pairs can touch
