@@ -40,6 +40,6 @@ from .results._attribution import Attribution as Attribution  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
-           "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap", "Saliency", "SmoothGrad",
-           "TensorSpec", "VarGrad", "XaicoreError", "activations", "export", "from_jax",
-           "kmeans", "patch_groups", "__version__"]
+           "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
+           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
+           "export", "from_jax", "kmeans", "patch_groups", "__version__"]

@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._errors import InputError
 from .._validate import check_bool
 from ..engine._batching import check_max_batch, default_max_batch, run_chunked
 from ..engine._inputs import Prepared, column_names, row_elements, with_known_specs
@@ -14,6 +15,20 @@ from ..engine._targets import resolve_target
 from ..exporting._export import export
 from ..exporting._modelfn import ModelFn
 from ..exporting._specs import batch_size
+
+
+def check_output_names(names: Any, fn: ModelFn) -> list[str] | None:
+    """The user's ``output_names`` (one string per model output), or ``None``."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not hasattr(names, "__len__"):
+        raise InputError(f"output_names: expected a list of names (one per output), got "
+                         f"{names!r}")
+    out = [str(n) for n in names]
+    if fn.outputs and len(out) != fn.n_outputs:
+        raise InputError(f"output_names: expected {fn.n_outputs} names (the model has "
+                         f"{fn.n_outputs} outputs), got {len(out)}")
+    return out
 
 
 class Method:

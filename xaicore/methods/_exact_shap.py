@@ -22,7 +22,8 @@ class ExactShap(ShapleyMethod):
     Args:
         model: Anything :func:`xaicore.export` accepts (single input).
         background: Background rows (or one baseline row).
-        groups, feature_names, link, background_size, max_batch: as :class:`KernelShap`.
+        groups, feature_names, output_names, link, background_size, max_batch: as
+            :class:`KernelShap`.
 
     With a single player (e.g. ``groups`` all 0) its value is ``f(x) - base``.
     """

@@ -59,6 +59,10 @@ class KernelShap(ShapleyMethod):
         seed: Seed of the coalition sampler (same seed, same attributions).
         groups: Player id of every input element (``None``: each element a player);
             see :func:`xaicore.patch_groups`.
+        feature_names: One name per player (``None``: a DataFrame background's or X's
+            columns, else ``f0, f1, ...`` / ``group0, ...``).
+        output_names: One name per model output (``None``: the model's), used by the
+            plots' ``output=`` and ``to_shap()``.
         scheme: Coalition sampling scheme (see :func:`xaicore.kernels.sample_coalitions`);
             ``None``: ``"stratified"`` for the cubic estimator, ``"leverage"`` for the
             linear one (the lowest error measured for each, ``benchmarks/RESULTS.md``).

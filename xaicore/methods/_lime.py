@@ -123,7 +123,7 @@ class Lime(ShapleyMethod):
             vector from the all-ones row.
         alpha: Ridge penalty on the coefficients (lime: scikit-learn's ``Ridge(alpha=1)``).
         seed: Seed of the samples (same seed, same attributions).
-        groups, feature_names, link, background_size, max_batch, progress: as
+        groups, feature_names, output_names, link, background_size, max_batch, progress: as
             :class:`KernelShap`.
 
     Example:
@@ -137,12 +137,13 @@ class Lime(ShapleyMethod):
     def __init__(self, model: Any, background: Any, *, n_samples: int = 1000,
                  kernel_width: float | None = None, distance: str = "cosine",
                  alpha: float = 1.0, seed: int = 0, groups: Any = None,
-                 feature_names: Any = None, link: str = "identity",
-                 background_size: int | None = None, max_batch: int | None = None,
-                 progress: bool | None = None) -> None:
+                 feature_names: Any = None, output_names: Any = None,
+                 link: str = "identity", background_size: int | None = None,
+                 max_batch: int | None = None, progress: bool | None = None) -> None:
         _check_args(n_samples, kernel_width, distance, alpha)
         super().__init__(model, background, groups=groups, feature_names=feature_names,
-                         link=link, background_size=background_size, seed=seed,
+                         output_names=output_names, link=link,
+                         background_size=background_size, seed=seed,
                          max_batch=max_batch, progress=progress)
         m = self.n_players
         if kernel_width is None:

@@ -49,7 +49,8 @@ class PermutationShap(ShapleyMethod):
         n_permutations: Permutations drawn (antithetic partners included).
         antithetic: Pair each permutation with its reverse (lower variance).
         seed: Seed of the permutations.
-        groups, feature_names, link, background_size, max_batch: as :class:`KernelShap`.
+        groups, feature_names, output_names, link, background_size, max_batch: as
+            :class:`KernelShap`.
     """
 
     name = "PermutationShap"

@@ -12,11 +12,11 @@ from .._validate import check_int, check_seed
 from ..engine._background import check_background, kmeans, split_weights
 from ..engine._batching import default_max_batch, run_chunked
 from ..engine._coalitions import CoalitionEngine, link_fn
-from ..engine._inputs import row_elements, with_known_specs
+from ..engine._inputs import column_names, row_elements, with_known_specs
 from ..engine._link_check import check_link_outputs
 from ..engine._players import group_names, resolve_groups
 from ..results._attribution import Attribution
-from ._base import Method
+from ._base import Method, check_output_names
 
 
 class ShapleyMethod(Method):
@@ -29,10 +29,14 @@ class ShapleyMethod(Method):
     name = "Shapley"
 
     def __init__(self, model: Any, background: Any, *, groups: Any = None,
-                 feature_names: Any = None, link: str = "identity",
-                 background_size: int | None = None, seed: int = 0,
+                 feature_names: Any = None, output_names: Any = None,
+                 link: str = "identity", background_size: int | None = None, seed: int = 0,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
         seed = check_seed(seed)
+        if feature_names is None and groups is None:     # a DataFrame's columns name them
+            feature_names = column_names(background[0] if isinstance(background, tuple)
+                                         else background)
+        self._named = feature_names is not None
         if background_size is not None:
             background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
@@ -56,6 +60,7 @@ class ShapleyMethod(Method):
             raise InputError("groups: expected at least one player")
         self.feature_names = group_names(groups, self.n_players, feature_names,
                                          tuple(bg.shape[1:]))
+        self.output_names = check_output_names(output_names, self.fn)
         self.link = link
         self.seed = seed
         if link != "identity":   # the link's domain, on the background's outputs
@@ -84,9 +89,14 @@ class ShapleyMethod(Method):
     def _result(self, prep: Any, values: np.ndarray, base: np.ndarray, stats: dict
                 ) -> Attribution:
         """The :class:`Attribution` of one call (values already narrowed to the target)."""
+        names = self.feature_names
+        if not self._named and prep.columns and len(prep.columns) == len(names) \
+                and self.groups.ndim == 1:               # a DataFrame X names the columns
+            names = prep.columns
         return Attribution(values=values, base_values=base, data=np.asarray(prep.x),
-                           method=self.name, feature_names=self.feature_names,
-                           output_names=list(prep.fn.output_names), target=prep.target,
+                           method=self.name, feature_names=names,
+                           output_names=self.output_names or list(prep.fn.output_names),
+                           target=prep.target,
                            params={"link": self.link, "seed": self.seed,
                                    "background_rows": len(self.background),
                                    **self._config()},
