@@ -21,7 +21,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 KINDS = ["mlp", "cnn", "lstm", "gru", "bilstm_ragged", "attention", "multi_dict",
-         "multi_list", "custom_layer", "sequential_build", "layers_cnn", "layers_multi"]
+         "multi_list", "custom_layer", "sequential_build", "layers_cnn", "layers_multi",
+         "normalization"]
 REFUSED = ["lambda", "text_vectorization", "main_layer", "no_get_config", "bad_layer_name",
            "unbuilt"]
 
@@ -198,6 +199,14 @@ def _build(kind: str):
         out = keras.layers.Dense(2, kernel_initializer=init)(layer(inp))
         layer.w.assign([0.5, 1.0, 1.5, 2.0])
         return keras.Model(inp, out), None
+    if kind == "normalization":  # adapted state; the worker must not half-hide TensorFlow
+        import numpy as np
+
+        norm = keras.layers.Normalization(name="norm")
+        norm.adapt(np.random.default_rng(2).normal(3.0, 2.0, size=(64, 4)).astype("float32"))
+        inp = keras.Input((4,), name="feat")
+        h = keras.layers.Dense(3, activation="tanh", kernel_initializer=init)(norm(inp))
+        return keras.Model(inp, keras.layers.Dense(2, kernel_initializer=init)(h)), None
     if kind == "layers_cnn":
         return models.cnn(), ["conv1", "pool"]
     if kind == "layers_multi":
