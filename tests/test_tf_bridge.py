@@ -210,7 +210,7 @@ def _build(kind: str):
     if kind == "layers_cnn":
         return models.cnn(), ["conv1", "pool"]
     if kind == "layers_multi":
-        return models.multi_io(), ["head1"]
+        return models.multi_io(), "head1"  # one name, not a list
     raise KeyError(kind)
 
 
@@ -283,8 +283,9 @@ def _check(kind: str, model, layers, b) -> dict:
     y = apply(params, x)
     r["predict"] = err(outs(y), ref)
     if layers:
-        sub = keras.Model(model.inputs, [model.get_layer(n).output for n in layers])
-        r["layers"] = err([y[1][n] for n in layers], sub.predict(x, verbose=0))
+        names = [layers] if isinstance(layers, str) else layers
+        sub = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+        r["layers"] = err([y[1][n] for n in names], sub.predict(x, verbose=0))
     r["jit"] = err(jax.jit(apply)(params, x), y)
     rows = jax.tree_util.tree_map(lambda a: a[:, None], x)
     one = jax.vmap(apply, in_axes=(None, 0))(params, rows)

@@ -29,6 +29,33 @@ def is_keras_model(obj: Any) -> bool:
     return keras is not None and isinstance(obj, keras.Model)
 
 
+def layer_names(layers: Any) -> tuple[str, ...]:
+    """The ``layers=`` argument as a tuple of names: one name, or a sequence of names."""
+    if layers is None:
+        return ()
+    if isinstance(layers, str):
+        return (layers,)
+    try:
+        names = tuple(layers)
+    except TypeError:
+        raise ExportError(f"layers: expected a layer name or a list of layer names, got "
+                          f"{type(layers).__name__} {layers!r:.60}") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise ExportError(f"layers: expected layer names (str), got "
+                              f"{type(name).__name__} {name!r:.60}")
+    return names
+
+
+def check_layer_names(model: Any, layers: Sequence[str]) -> None:
+    """Refuse a name that is not one of the model's top-level layers."""
+    names = [layer.name for layer in model.layers]
+    for name in layers:
+        if name not in names:
+            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
+                              f"its layers are {names}")
+
+
 def _all_layers(model: Any) -> list:
     out, stack = [], list(getattr(model, "layers", []))
     while stack:
@@ -71,13 +98,8 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
 def _with_layers(model: Any, layers: Sequence[str]) -> Any:
     import keras
 
-    names = [layer.name for layer in model.layers]
-    outputs = []
-    for name in layers:
-        if name not in names:
-            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
-                              f"its layers are {names}")
-        outputs.append(model.get_layer(name).output)
+    check_layer_names(model, layers)
+    outputs = [model.get_layer(name).output for name in layers]
     try:    # the model's own input structure (one tensor, list or dict): no Keras warning
         inputs = model.input
     except (AttributeError, ValueError):   # a Sequential model never called
@@ -97,7 +119,7 @@ def _offending_layer(tb: types.TracebackType | None) -> str | None:
     return found
 
 
-def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
+def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
                      source: str = "keras-jax") -> ModelFn:
     """Export a built Keras 3 model living in a JAX-backend process.
 
@@ -108,9 +130,9 @@ def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
     if not model.built:
         raise ExportError(f"model: '{model.name}' was never built: call it on a batch or "
                           "call model.build(input_shape) before exporting")
+    layers = layer_names(layers)
     _check_layers(model)
     inputs, structure = _input_specs(model)
-    layers = tuple(layers or ())
     target = _with_layers(model, layers) if layers else model
 
     def copy(vs: list) -> list:

@@ -1,0 +1,55 @@
+"""Export, as a new user first meets it: one layer name, plain callables, integer ids,
+input names in messages."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import xaicore
+
+
+def _two_dense() -> keras.Model:
+    init = keras.initializers.GlorotUniform(seed=0)
+    inp = keras.Input((4,), name="feat")
+    h = keras.layers.Dense(3, activation="tanh", kernel_initializer=init, name="hidden")(inp)
+    return keras.Model(inp, keras.layers.Dense(2, kernel_initializer=init, name="out")(h))
+
+
+# -- layers= takes one name ----------------------------------------------------------------
+
+def test_layers_takes_a_single_name():
+    model = _two_dense()
+    x = np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)
+    fn = xaicore.export(model, layers="hidden")
+    assert fn.layers == ("hidden",)
+    y, acts = fn(x)
+    assert list(acts) == ["hidden"]
+    sub = keras.Model(model.inputs, model.get_layer("hidden").output)
+    np.testing.assert_allclose(acts["hidden"], sub.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(y, model.predict(x, verbose=0), atol=1e-6)
+    assert xaicore.export(fn, layers="hidden") is fn   # the same layers: no re-export
+
+
+def test_single_unknown_name_is_named_whole():
+    with pytest.raises(xaicore.ExportError, match=r"^layers: no layer named 'nope' in "
+                                                  r"model '.*'; its layers are \[.*'hidden'"):
+        xaicore.export(_two_dense(), layers="nope")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_bridge_takes_a_single_name_and_checks_it_before_spawning():
+    from xaicore.exporting._tf_bridge import export_tf_model
+
+    with pytest.raises(xaicore.ExportError, match=r"^layers: no layer named 'nope' in "
+                                                  r"model '.*'; its layers are \[.*'hidden'"):
+        export_tf_model(_two_dense(), layers="nope")
+
+
+@pytest.mark.parametrize("bad, pattern", [
+    (3, r"^layers: expected a layer name or a list of layer names, got int 3"),
+    (["hidden", 2], r"^layers: expected layer names \(str\), got int 2"),
+])
+def test_layers_of_the_wrong_type(bad, pattern):
+    with pytest.raises(xaicore.ExportError, match=pattern):
+        xaicore.export(_two_dense(), layers=bad)
