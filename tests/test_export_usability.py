@@ -53,3 +53,46 @@ def test_bridge_takes_a_single_name_and_checks_it_before_spawning():
 def test_layers_of_the_wrong_type(bad, pattern):
     with pytest.raises(xaicore.ExportError, match=pattern):
         xaicore.export(_two_dense(), layers=bad)
+
+
+# -- plain callables JAX cannot trace ------------------------------------------------------
+
+X4 = np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)
+
+
+def _numpy_inside(x):
+    return np.asarray(x).sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda f: xaicore.KernelShap(f, X4).explain(X4),
+    lambda f: xaicore.Saliency(f).explain(X4),
+    lambda f: xaicore.from_jax(f, input_shape=(4,)),
+])
+def test_numpy_inside_a_callable_is_an_export_error(make):
+    with pytest.raises(xaicore.ExportError, match=r"^(model|apply): could not be traced by JAX "
+                                                  r"on float32\[batch, 4\].*TracerArray"
+                                                  r".*jax\.numpy"):
+        make(_numpy_inside)
+
+
+@pytest.mark.parametrize("make", [
+    lambda f: xaicore.KernelShap(f, X4).explain(X4),
+    lambda f: xaicore.Saliency(f).explain(X4),
+    lambda f: xaicore.from_jax(f, input_shape=(4,)),
+])
+def test_callable_without_a_batch_axis_is_an_export_error(make):
+    import jax.numpy as jnp
+
+    with pytest.raises(xaicore.ExportError, match=r"^(model|apply): returns shape \(\) on a "
+                                                  r"batch of 2 rows.*\[n, outputs\] or \[n\]"):
+        make(lambda x: jnp.sum(x))
+    with pytest.raises(xaicore.ExportError, match=r"returns shape \(4,\) on a batch of 2"):
+        make(lambda x: jnp.sum(x, axis=0))
+
+
+def test_a_batch_of_one_output_per_row_is_fine():
+    import jax.numpy as jnp
+
+    att = xaicore.KernelShap(lambda x: jnp.sum(x, axis=1), X4[:1]).explain(X4)
+    np.testing.assert_allclose(att.values[..., 0], X4 - X4[:1], atol=1e-5)

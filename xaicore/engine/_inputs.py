@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError
-from ..exporting._modelfn import ModelFn, output_specs
+from ..exporting._modelfn import ModelFn, traced
 from ..exporting._specs import TensorSpec
 
 
@@ -40,8 +40,7 @@ def with_known_specs(fn: ModelFn, x: Any) -> ModelFn:
         spec = TensorSpec(fn.inputs[0].name, tuple(a.shape[1:]), fn.inputs[0].dtype)
         fn = ModelFn(apply=fn.apply, params=fn.params, inputs=(spec,), source=fn.source)
     if not fn.outputs:
-        fn = fn.with_outputs(output_specs(fn.apply, fn.params, fn.inputs, fn.structure,
-                                          fn.layers))
+        fn = traced(fn)
     return fn
 
 

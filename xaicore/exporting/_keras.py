@@ -150,6 +150,8 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
 
     try:
         outputs = output_specs(apply, params, inputs, structure, layers)
+    except ExportError:
+        raise
     except Exception as e:
         where = _offending_layer(e.__traceback__)
         at = f" at layer {where}" if where else ""

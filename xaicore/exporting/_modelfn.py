@@ -96,10 +96,18 @@ def _example_batch(specs: tuple[TensorSpec, ...], structure: str, n: int = 2) ->
     return tuple(arrs)
 
 
+_EXAMPLE_ROWS = 2
+
+
 def output_specs(apply: Callable, params: Any, inputs: tuple[TensorSpec, ...],
-                 structure: str, layers: tuple[str, ...] = ()) -> tuple[TensorSpec, ...]:
-    """Trace ``apply`` abstractly once and describe its outputs (no FLOPs are spent)."""
-    out = jax.eval_shape(apply, params, _example_batch(inputs, structure))
+                 structure: str, layers: tuple[str, ...] = (),
+                 arg: str = "model") -> tuple[TensorSpec, ...]:
+    """Trace ``apply`` abstractly once and describe its outputs (no FLOPs are spent).
+
+    Raises:
+        ExportError: naming ``arg``, when an output has no batch axis first.
+    """
+    out = jax.eval_shape(apply, params, _example_batch(inputs, structure, _EXAMPLE_ROWS))
     if layers:
         out = out[0]
     if isinstance(out, dict):
@@ -108,8 +116,45 @@ def output_specs(apply: Callable, params: Any, inputs: tuple[TensorSpec, ...],
         items = [(f"output_{i}", o) for i, o in enumerate(out)]
     else:
         items = [("output", out)]
+    for k, o in items:
+        shape = tuple(int(d) for d in getattr(o, "shape", ()))
+        if not shape or shape[0] != _EXAMPLE_ROWS:
+            what = "returns" if len(items) == 1 else f"returns as {k!r}"
+            raise ExportError(
+                f"{arg}: {what} shape {shape} on a batch of {_EXAMPLE_ROWS} rows: expected "
+                "one row of outputs per input row, [n, outputs] or [n] (reduce over the "
+                "feature axes only, e.g. x.sum(axis=1), never over the batch axis 0)")
     return tuple(TensorSpec(str(k), tuple(int(d) for d in o.shape[1:]), str(o.dtype))
                  for k, o in items)
+
+
+def traced(fn: ModelFn, arg: str = "model") -> ModelFn:
+    """``fn`` with its output specs, from one abstract trace of its ``apply``.
+
+    Raises:
+        ExportError: naming ``arg``, when JAX cannot trace the function (NumPy inside,
+            Python branching on values) or an output has no batch axis.
+    """
+    try:
+        return fn.with_outputs(output_specs(fn.apply, fn.params, fn.inputs, fn.structure,
+                                            fn.layers, arg))
+    except ExportError:
+        raise
+    except Exception as e:
+        spec = fn.inputs[0]
+        where = (f"{spec.dtype}{spec.shape_str()}" if len(fn.inputs) == 1
+                 else ", ".join(f"{s.name}: {s.dtype}{s.shape_str()}" for s in fn.inputs))
+        first = (str(e).strip().splitlines() or [""])[0]
+        hint = ""
+        if np.dtype(spec.dtype).kind == "f" and any(
+                w in str(e) for w in ("integer", "Indexer", "indices")):
+            hint = ("; a function of integer ids needs integer inputs: "
+                    "xaicore.from_jax(f, dtype='int32')")
+        raise ExportError(
+            f"{arg}: could not be traced by JAX on {where}: {type(e).__name__}: {first} "
+            "(xaicore runs it under jax.jit, vmap and grad: write it with jax.numpy "
+            f"(jnp) instead of NumPy, and no Python if/float() on array values{hint})"
+        ) from e
 
 
 def from_jax(apply: Callable[..., Any], params: Any = None, *,
@@ -149,9 +194,5 @@ def from_jax(apply: Callable[..., Any], params: Any = None, *,
     inputs = (TensorSpec(name, shape, str(np.dtype(dtype))),)
     fn = ModelFn(apply=apply_fn, params=params, inputs=inputs, source="jax")
     if shape is not None:
-        try:
-            fn = fn.with_outputs(output_specs(apply_fn, params, inputs, "single"))
-        except Exception as e:
-            raise ExportError(f"apply: could not be traced on an input of shape "
-                              f"[batch, {', '.join(map(str, shape))}]: {e}") from e
+        fn = traced(fn, "apply")
     return fn
