@@ -96,3 +96,43 @@ def test_a_batch_of_one_output_per_row_is_fine():
 
     att = xaicore.KernelShap(lambda x: jnp.sum(x, axis=1), X4[:1]).explain(X4)
     np.testing.assert_allclose(att.values[..., 0], X4 - X4[:1], atol=1e-5)
+
+
+# -- a plain callable of integer ids -------------------------------------------------------
+
+TABLE = np.array([0.0, 1.5, -2.0, 0.25, 3.0, -0.5, 1.0, 2.5, -1.25, 0.75], "float32")
+IDS = np.array([[1, 2, 3, 4, 5, 6], [9, 8, 7, 6, 5, 4], [0, 0, 1, 1, 2, 2]], np.int32)
+
+
+def _ids_model(x):
+    import jax.numpy as jnp
+
+    e = jnp.take(jnp.asarray(TABLE), x, axis=0)                      # [n, 6]
+    return jnp.stack([e.sum(1), (e * jnp.arange(1.0, 7.0)).sum(1)], axis=1)
+
+
+@pytest.mark.parametrize("method", [xaicore.KernelShap, xaicore.ExactShap])
+def test_integer_ids_take_their_dtype_from_the_data(method):
+    att = method(_ids_model, np.zeros((1, 6), np.int32)).explain(IDS)
+    e = TABLE[IDS] - TABLE[0]                       # additive: phi_i = f_i(x_i) - f_i(b_i)
+    truth = np.stack([e, e * np.arange(1.0, 7.0)], axis=2)
+    np.testing.assert_allclose(att.values, truth, atol=1e-5)
+    exported = xaicore.export(_ids_model)         # export(f) takes the same road
+    np.testing.assert_allclose(method(exported, IDS[:2]).explain(IDS).values,
+                               xaicore.ExactShap(_ids_model, IDS[:2]).explain(IDS).values,
+                               atol=1e-5)
+
+
+def test_integer_data_for_a_float_function_stays_float():
+    import jax.numpy as jnp
+
+    fn = xaicore.Saliency(lambda x: jnp.tanh(x).sum(1, keepdims=True))
+    g = fn.explain(np.array([[0, 1, 2]], np.int64)).values
+    np.testing.assert_allclose(np.squeeze(g), 1 - np.tanh([0.0, 1.0, 2.0]) ** 2, rtol=1e-5)
+
+
+def test_explicit_float_dtype_names_the_way_out():
+    f = xaicore.from_jax(_ids_model, dtype="float32")
+    with pytest.raises(xaicore.ExportError, match=r"^model: could not be traced by JAX on "
+                                                  r"float32\[batch, 6\].*dtype='int32'"):
+        xaicore.KernelShap(f, np.zeros((1, 6), np.int32)).explain(IDS)

@@ -157,8 +157,37 @@ def traced(fn: ModelFn, arg: str = "model") -> ModelFn:
         ) from e
 
 
+def with_data_specs(fn: ModelFn, a: np.ndarray) -> ModelFn:
+    """A plain callable exported without input specs, specified by a real batch ``a``.
+
+    The row shape is ``a``'s; the dtype stays the exported one (float32 by default),
+    except that integer data for a function that traces only on integers (and was
+    exported with no ``dtype``) give it their integer dtype.
+
+    Raises:
+        ExportError: as :func:`traced`, from the trace on the exported dtype.
+    """
+    spec = fn.inputs[0]
+    shape = tuple(int(d) for d in a.shape[1:])
+
+    def on(dtype: str) -> ModelFn:
+        return replace(fn, inputs=(TensorSpec(spec.name, shape, dtype),), outputs=(),
+                       meta={k: v for k, v in fn.meta.items() if k != "dtype_from_data"})
+
+    try:
+        return traced(on(spec.dtype))
+    except ExportError as e:
+        if not (fn.meta.get("dtype_from_data") and a.dtype.kind in "iu"):
+            raise
+        first = e
+    try:
+        return traced(on(str(jax.dtypes.canonicalize_dtype(a.dtype))))
+    except ExportError:
+        raise first from first.__cause__
+
+
 def from_jax(apply: Callable[..., Any], params: Any = None, *,
-             input_shape: tuple[int, ...] | None = None, dtype: str = "float32",
+             input_shape: tuple[int, ...] | None = None, dtype: str | None = None,
              name: str = "x") -> ModelFn:
     """Wrap a plain JAX function so every xaicore method can use it.
 
@@ -168,7 +197,10 @@ def from_jax(apply: Callable[..., Any], params: Any = None, *,
         params: Pytree passed to ``apply`` as its first argument, or ``None``.
         input_shape: Shape of one input row (without the batch axis). If given, inputs
             are validated against it and the outputs are described at once.
-        dtype: Input dtype.
+        dtype: Input dtype. ``None`` (the default) means float32, except for a function
+            given without ``input_shape`` that JAX can only trace on integers (an id
+            lookup such as ``jnp.take(table, x, axis=0)``): when the first data a method
+            is given are integers, it then takes their dtype (int32 unless x64 is on).
         name: Input name used in messages.
 
     Example:
@@ -191,8 +223,14 @@ def from_jax(apply: Callable[..., Any], params: Any = None, *,
         apply_fn = apply
         params = jax.tree_util.tree_map(jnp.asarray, params)
     shape = None if input_shape is None else tuple(int(d) for d in input_shape)
-    inputs = (TensorSpec(name, shape, str(np.dtype(dtype))),)
-    fn = ModelFn(apply=apply_fn, params=params, inputs=inputs, source="jax")
+    try:
+        dt = str(np.dtype("float32" if dtype is None else dtype))
+    except TypeError:
+        raise ExportError(f"dtype: expected a NumPy dtype name such as 'float32' or "
+                          f"'int32', got {dtype!r:.60}") from None
+    inputs = (TensorSpec(name, shape, dt),)
+    fn = ModelFn(apply=apply_fn, params=params, inputs=inputs, source="jax",
+                 meta={"dtype_from_data": dtype is None and shape is None})
     if shape is not None:
         fn = traced(fn, "apply")
     return fn
