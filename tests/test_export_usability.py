@@ -136,3 +136,40 @@ def test_explicit_float_dtype_names_the_way_out():
     with pytest.raises(xaicore.ExportError, match=r"^model: could not be traced by JAX on "
                                                   r"float32\[batch, 6\].*dtype='int32'"):
         xaicore.KernelShap(f, np.zeros((1, 6), np.int32)).explain(IDS)
+
+
+# -- input names: the user's, else x -------------------------------------------------------
+
+def _int_sequential(name: str | None = None) -> keras.Model:
+    return keras.Sequential([keras.Input((5,), dtype="int32", name=name),
+                             keras.layers.Embedding(9, 2), keras.layers.Flatten(),
+                             keras.layers.Dense(1)])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras' own, while saving
+def test_sequential_input_is_called_x_in_messages(tmp_path):
+    from models import mlp
+
+    model = _int_sequential()
+    assert model.inputs[0].name.startswith("keras_tensor")   # what Keras calls it
+    fn = xaicore.export(model)
+    assert fn.input_names == ("x",)
+    with pytest.raises(xaicore.InputError, match=r"^X: the model input 'x' takes integer "
+                                                 r"ids \(int32\[batch, 5\]\)"):
+        fn.validate(np.ones((2, 5), "float32"))
+    with pytest.raises(xaicore.InputError, match=r"^X: the model input 'x' takes integer"):
+        xaicore.Saliency(model).explain(np.zeros((2, 5), "int32"))
+    assert xaicore.export(mlp()).input_names == ("x",)
+    model.save(tmp_path / "seq.keras")             # reloaded, Keras names it input_layer
+    assert xaicore.export(tmp_path / "seq.keras").input_names == ("x",)
+
+
+def test_named_inputs_keep_their_names():
+    assert xaicore.export(_int_sequential("ids")).input_names == ("ids",)
+    a, b = keras.Input((2,)), keras.Input((3,), name="extra")
+    model = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
+    fn = xaicore.export(model)
+    assert fn.input_names == ("input_0", "extra")
+    with pytest.raises(xaicore.InputError, match=r"^X\['input_0'\]: expected float32\[batch, "
+                                                 r"2\], got float32\[2, 4\]"):
+        fn.validate((np.ones((2, 4), "float32"), np.ones((2, 3), "float32")))

@@ -152,6 +152,14 @@ def test_public_export_uses_the_bridge(report: dict) -> None:
     assert report["mlp"]["xaicore_export"] < 1e-5
 
 
+def test_input_names_are_the_users_or_x(report: dict) -> None:
+    """Not the names Keras makes up (keras_tensor_22, input_layer_3 once reloaded)."""
+    assert report["mlp"]["input_names"] == ["x"]               # Sequential, unnamed Input
+    assert report["sequential_build"]["input_names"] == ["x"]  # built, no Input at all
+    assert report["normalization"]["input_names"] == ["feat"]
+    assert report["multi_list"]["input_names"] == ["a", "b"]
+
+
 def test_param_gradients_refused(report: dict) -> None:
     assert "not supported" in report["mlp"]["param_grad"]
 
@@ -267,7 +275,7 @@ def _check(kind: str, model, layers, b) -> dict:
     apply, params = b.apply, b.params
     r: dict = {"seconds": b.seconds, "worker": b.meta["worker"],
                "worker_imported_tensorflow": b.meta["worker_imported_tensorflow"],
-               "backend": keras.backend.backend()}
+               "backend": keras.backend.backend(), "input_names": list(b.input_names)}
 
     def flat(y) -> np.ndarray:
         return np.concatenate([np.asarray(v).reshape(len(v), -1)

@@ -1,6 +1,7 @@
 """Keras 3 (JAX backend) model -> ``ModelFn`` through ``stateless_call``."""
 from __future__ import annotations
 
+import re
 import sys
 import types
 from typing import Any, Sequence
@@ -73,6 +74,18 @@ def _check_layers(model: Any) -> None:
                               f"exported to JAX: {why}")
 
 
+# Names Keras makes up for an Input the user did not name (reloaded: the layer's name).
+_AUTO_NAME = re.compile(r"^(keras_tensor|input_layer)(_\d+)?$")
+
+
+def input_names(tensors: Sequence[Any]) -> list[str]:
+    """The inputs' names as the user gave them to ``keras.Input(name=)``; otherwise
+    ``x`` for a single input and ``input_<i>`` for several (not ``keras_tensor_22``)."""
+    names = [str(getattr(t, "name", "") or "") for t in tensors]
+    default = ["x"] if len(names) == 1 else [f"input_{i}" for i in range(len(names))]
+    return [d if not n or _AUTO_NAME.match(n) else n for n, d in zip(names, default)]
+
+
 def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
     inputs = getattr(model, "_inputs_struct", None)
     try:
@@ -84,8 +97,8 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
             f"model: '{model.name}' has no symbolic inputs (a subclassed model called "
             "without an Input): wrap it, e.g. keras.Model(inp := keras.Input(shape), "
             "model(inp)), or use xaicore.from_jax")
-    specs = tuple(TensorSpec(str(getattr(t, "name", f"input_{i}")),
-                             tuple(t.shape[1:]), str(t.dtype)) for i, t in enumerate(tensors))
+    specs = tuple(TensorSpec(name, tuple(t.shape[1:]), str(t.dtype))
+                  for name, t in zip(input_names(tensors), tensors))
     if len(tensors) == 1:
         return specs, "single"
     if isinstance(inputs, dict):

@@ -61,6 +61,17 @@ def _skeleton(tree, leaves: list) -> object:
     return len(leaves) - 1
 
 
+def _input_names(tensors: list) -> list[str]:
+    """As ``xaicore.exporting._keras.input_names``: the user's ``keras.Input`` names, else
+    ``x`` (one input) or ``input_<i>`` instead of the names Keras makes up."""
+    import re
+
+    names = [str(getattr(t, "name", "") or "") for t in tensors]
+    default = ["x"] if len(names) == 1 else [f"input_{i}" for i in range(len(names))]
+    auto = re.compile(r"^(keras_tensor|input_layer)(_\d+)?$")
+    return [d if not n or auto.match(n) else n for n, d in zip(names, default)]
+
+
 def _dim(d) -> int | None:
     return d if isinstance(d, int) else None
 
@@ -201,7 +212,7 @@ def export(req: dict) -> dict:
         names, tensors, structure = list(struct), list(struct.values()), "dict"
     else:
         tensors = list(model.inputs)
-        names = [str(getattr(t, "name", f"input_{i}")) for i, t in enumerate(tensors)]
+        names = _input_names(tensors)
         structure = "single" if len(tensors) == 1 else "tuple"
     for name, t in zip(names, tensors):
         if "string" in str(t.dtype):
