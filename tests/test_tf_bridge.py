@@ -21,7 +21,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 KINDS = ["mlp", "cnn", "lstm", "gru", "bilstm_ragged", "attention", "multi_dict",
-         "multi_list", "custom_layer", "sequential_build", "layers_cnn", "layers_multi"]
+         "multi_list", "custom_layer", "sequential_build", "layers_cnn", "layers_multi",
+         "normalization"]
 REFUSED = ["lambda", "text_vectorization", "main_layer", "no_get_config", "bad_layer_name",
            "unbuilt"]
 
@@ -151,6 +152,14 @@ def test_public_export_uses_the_bridge(report: dict) -> None:
     assert report["mlp"]["xaicore_export"] < 1e-5
 
 
+def test_input_names_are_the_users_or_x(report: dict) -> None:
+    """Not the names Keras makes up (keras_tensor_22, input_layer_3 once reloaded)."""
+    assert report["mlp"]["input_names"] == ["x"]               # Sequential, unnamed Input
+    assert report["sequential_build"]["input_names"] == ["x"]  # built, no Input at all
+    assert report["normalization"]["input_names"] == ["feat"]
+    assert report["multi_list"]["input_names"] == ["a", "b"]
+
+
 def test_param_gradients_refused(report: dict) -> None:
     assert "not supported" in report["mlp"]["param_grad"]
 
@@ -198,10 +207,18 @@ def _build(kind: str):
         out = keras.layers.Dense(2, kernel_initializer=init)(layer(inp))
         layer.w.assign([0.5, 1.0, 1.5, 2.0])
         return keras.Model(inp, out), None
+    if kind == "normalization":  # adapted state; the worker must not half-hide TensorFlow
+        import numpy as np
+
+        norm = keras.layers.Normalization(name="norm")
+        norm.adapt(np.random.default_rng(2).normal(3.0, 2.0, size=(64, 4)).astype("float32"))
+        inp = keras.Input((4,), name="feat")
+        h = keras.layers.Dense(3, activation="tanh", kernel_initializer=init)(norm(inp))
+        return keras.Model(inp, keras.layers.Dense(2, kernel_initializer=init)(h)), None
     if kind == "layers_cnn":
         return models.cnn(), ["conv1", "pool"]
     if kind == "layers_multi":
-        return models.multi_io(), ["head1"]
+        return models.multi_io(), "head1"  # one name, not a list
     raise KeyError(kind)
 
 
@@ -258,7 +275,7 @@ def _check(kind: str, model, layers, b) -> dict:
     apply, params = b.apply, b.params
     r: dict = {"seconds": b.seconds, "worker": b.meta["worker"],
                "worker_imported_tensorflow": b.meta["worker_imported_tensorflow"],
-               "backend": keras.backend.backend()}
+               "backend": keras.backend.backend(), "input_names": list(b.input_names)}
 
     def flat(y) -> np.ndarray:
         return np.concatenate([np.asarray(v).reshape(len(v), -1)
@@ -274,8 +291,9 @@ def _check(kind: str, model, layers, b) -> dict:
     y = apply(params, x)
     r["predict"] = err(outs(y), ref)
     if layers:
-        sub = keras.Model(model.inputs, [model.get_layer(n).output for n in layers])
-        r["layers"] = err([y[1][n] for n in layers], sub.predict(x, verbose=0))
+        names = [layers] if isinstance(layers, str) else layers
+        sub = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+        r["layers"] = err([y[1][n] for n in names], sub.predict(x, verbose=0))
     r["jit"] = err(jax.jit(apply)(params, x), y)
     rows = jax.tree_util.tree_map(lambda a: a[:, None], x)
     one = jax.vmap(apply, in_axes=(None, 0))(params, rows)

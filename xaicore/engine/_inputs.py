@@ -9,8 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError
-from ..exporting._modelfn import ModelFn, output_specs
-from ..exporting._specs import TensorSpec
+from ..exporting._modelfn import ModelFn, traced, with_data_specs
 
 
 @dataclass(frozen=True)
@@ -41,16 +40,15 @@ def row_elements(fn: ModelFn) -> int:
 
 
 def with_known_specs(fn: ModelFn, x: Any) -> ModelFn:
-    """Fill in the specs of a plain JAX callable from a real batch."""
+    """Fill in the specs of a plain JAX callable from a real batch (the row shape, and
+    the integer dtype of integer data for a function of ids: see ``from_jax``)."""
     if fn.inputs[0].shape is None:
         a = np.asarray(x)
         if a.ndim < 1:
             raise InputError("X: expected an array with a batch axis, got a scalar")
-        spec = TensorSpec(fn.inputs[0].name, tuple(a.shape[1:]), fn.inputs[0].dtype)
-        fn = ModelFn(apply=fn.apply, params=fn.params, inputs=(spec,), source=fn.source)
+        return with_data_specs(fn, a)
     if not fn.outputs:
-        fn = fn.with_outputs(output_specs(fn.apply, fn.params, fn.inputs, fn.structure,
-                                          fn.layers))
+        fn = traced(fn)
     return fn
 
 

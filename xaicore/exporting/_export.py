@@ -7,7 +7,7 @@ import sys
 from typing import Any, Sequence
 
 from .._errors import ExportError
-from ._keras import export_keras_jax, is_keras_model
+from ._keras import export_keras_jax, is_keras_model, layer_names
 from ._modelfn import ModelFn, from_jax
 
 
@@ -34,7 +34,7 @@ def _load_keras_file(path: pathlib.Path, safe_mode: bool) -> Any:
                           f"{type(e).__name__}: {e}") from e
 
 
-def export(model: Any, *, layers: Sequence[str] | None = None,
+def export(model: Any, *, layers: str | Sequence[str] | None = None,
            safe_mode: bool = True) -> ModelFn:
     """Export a model once to a pure JAX function.
 
@@ -43,8 +43,8 @@ def export(model: Any, *, layers: Sequence[str] | None = None,
             file, an existing :class:`ModelFn`, or a plain JAX callable ``f(x) -> y``.
             Models from a TensorFlow-backend Keras are exported in a JAX-backend
             subprocess (a few seconds; requires nothing beyond the install).
-        layers: Names of intermediate layers whose outputs ``apply`` also returns, as
-            ``(outputs, {name: activation})``.
+        layers: Name (or names) of intermediate layers whose outputs ``apply`` also
+            returns, as ``(outputs, {name: activation})``.
         safe_mode: Passed to ``keras.saving.load_model``; ``False`` allows Lambda layers
             from files you trust.
 
@@ -58,8 +58,9 @@ def export(model: Any, *, layers: Sequence[str] | None = None,
         >>> fn = xaicore.export(model)             # doctest: +SKIP
         >>> y = fn(X)                              # == model.predict(X)
     """
+    layers = layer_names(layers)
     if isinstance(model, ModelFn):
-        if layers and tuple(layers) != model.layers:
+        if layers and layers != model.layers:
             raise ExportError("layers: a ModelFn cannot be re-exported with other layers; "
                               "export the Keras model instead")
         return model

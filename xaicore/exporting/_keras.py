@@ -1,6 +1,7 @@
 """Keras 3 (JAX backend) model -> ``ModelFn`` through ``stateless_call``."""
 from __future__ import annotations
 
+import re
 import sys
 import types
 from typing import Any, Sequence
@@ -29,6 +30,33 @@ def is_keras_model(obj: Any) -> bool:
     return keras is not None and isinstance(obj, keras.Model)
 
 
+def layer_names(layers: Any) -> tuple[str, ...]:
+    """The ``layers=`` argument as a tuple of names: one name, or a sequence of names."""
+    if layers is None:
+        return ()
+    if isinstance(layers, str):
+        return (layers,)
+    try:
+        names = tuple(layers)
+    except TypeError:
+        raise ExportError(f"layers: expected a layer name or a list of layer names, got "
+                          f"{type(layers).__name__} {layers!r:.60}") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise ExportError(f"layers: expected layer names (str), got "
+                              f"{type(name).__name__} {name!r:.60}")
+    return names
+
+
+def check_layer_names(model: Any, layers: Sequence[str]) -> None:
+    """Refuse a name that is not one of the model's top-level layers."""
+    names = [layer.name for layer in model.layers]
+    for name in layers:
+        if name not in names:
+            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
+                              f"its layers are {names}")
+
+
 def _all_layers(model: Any) -> list:
     out, stack = [], list(getattr(model, "layers", []))
     while stack:
@@ -46,6 +74,18 @@ def _check_layers(model: Any) -> None:
                               f"exported to JAX: {why}")
 
 
+# Names Keras makes up for an Input the user did not name (reloaded: the layer's name).
+_AUTO_NAME = re.compile(r"^(keras_tensor|input_layer)(_\d+)?$")
+
+
+def input_names(tensors: Sequence[Any]) -> list[str]:
+    """The inputs' names as the user gave them to ``keras.Input(name=)``; otherwise
+    ``x`` for a single input and ``input_<i>`` for several (not ``keras_tensor_22``)."""
+    names = [str(getattr(t, "name", "") or "") for t in tensors]
+    default = ["x"] if len(names) == 1 else [f"input_{i}" for i in range(len(names))]
+    return [d if not n or _AUTO_NAME.match(n) else n for n, d in zip(names, default)]
+
+
 def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
     inputs = getattr(model, "_inputs_struct", None)
     try:
@@ -57,8 +97,8 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
             f"model: '{model.name}' has no symbolic inputs (a subclassed model called "
             "without an Input): wrap it, e.g. keras.Model(inp := keras.Input(shape), "
             "model(inp)), or use xaicore.from_jax")
-    specs = tuple(TensorSpec(str(getattr(t, "name", f"input_{i}")),
-                             tuple(t.shape[1:]), str(t.dtype)) for i, t in enumerate(tensors))
+    specs = tuple(TensorSpec(name, tuple(t.shape[1:]), str(t.dtype))
+                  for name, t in zip(input_names(tensors), tensors))
     if len(tensors) == 1:
         return specs, "single"
     if isinstance(inputs, dict):
@@ -71,13 +111,8 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
 def _with_layers(model: Any, layers: Sequence[str]) -> Any:
     import keras
 
-    names = [layer.name for layer in model.layers]
-    outputs = []
-    for name in layers:
-        if name not in names:
-            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
-                              f"its layers are {names}")
-        outputs.append(model.get_layer(name).output)
+    check_layer_names(model, layers)
+    outputs = [model.get_layer(name).output for name in layers]
     try:    # the model's own input structure (one tensor, list or dict): no Keras warning
         inputs = model.input
     except (AttributeError, ValueError):   # a Sequential model never called
@@ -97,7 +132,7 @@ def _offending_layer(tb: types.TracebackType | None) -> str | None:
     return found
 
 
-def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
+def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
                      source: str = "keras-jax") -> ModelFn:
     """Export a built Keras 3 model living in a JAX-backend process.
 
@@ -108,9 +143,9 @@ def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
     if not model.built:
         raise ExportError(f"model: '{model.name}' was never built: call it on a batch or "
                           "call model.build(input_shape) before exporting")
+    layers = layer_names(layers)
     _check_layers(model)
     inputs, structure = _input_specs(model)
-    layers = tuple(layers or ())
     target = _with_layers(model, layers) if layers else model
 
     def copy(vs: list) -> list:
@@ -128,6 +163,8 @@ def export_keras_jax(model: Any, layers: Sequence[str] | None = None,
 
     try:
         outputs = output_specs(apply, params, inputs, structure, layers)
+    except ExportError:
+        raise
     except Exception as e:
         where = _offending_layer(e.__traceback__)
         at = f" at layer {where}" if where else ""

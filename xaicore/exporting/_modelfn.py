@@ -96,10 +96,18 @@ def _example_batch(specs: tuple[TensorSpec, ...], structure: str, n: int = 2) ->
     return tuple(arrs)
 
 
+_EXAMPLE_ROWS = 2
+
+
 def output_specs(apply: Callable, params: Any, inputs: tuple[TensorSpec, ...],
-                 structure: str, layers: tuple[str, ...] = ()) -> tuple[TensorSpec, ...]:
-    """Trace ``apply`` abstractly once and describe its outputs (no FLOPs are spent)."""
-    out = jax.eval_shape(apply, params, _example_batch(inputs, structure))
+                 structure: str, layers: tuple[str, ...] = (),
+                 arg: str = "model") -> tuple[TensorSpec, ...]:
+    """Trace ``apply`` abstractly once and describe its outputs (no FLOPs are spent).
+
+    Raises:
+        ExportError: naming ``arg``, when an output has no batch axis first.
+    """
+    out = jax.eval_shape(apply, params, _example_batch(inputs, structure, _EXAMPLE_ROWS))
     if layers:
         out = out[0]
     if isinstance(out, dict):
@@ -108,12 +116,78 @@ def output_specs(apply: Callable, params: Any, inputs: tuple[TensorSpec, ...],
         items = [(f"output_{i}", o) for i, o in enumerate(out)]
     else:
         items = [("output", out)]
+    for k, o in items:
+        shape = tuple(int(d) for d in getattr(o, "shape", ()))
+        if not shape or shape[0] != _EXAMPLE_ROWS:
+            what = "returns" if len(items) == 1 else f"returns as {k!r}"
+            raise ExportError(
+                f"{arg}: {what} shape {shape} on a batch of {_EXAMPLE_ROWS} rows: expected "
+                "one row of outputs per input row, [n, outputs] or [n] (reduce over the "
+                "feature axes only, e.g. x.sum(axis=1), never over the batch axis 0)")
     return tuple(TensorSpec(str(k), tuple(int(d) for d in o.shape[1:]), str(o.dtype))
                  for k, o in items)
 
 
+def traced(fn: ModelFn, arg: str = "model") -> ModelFn:
+    """``fn`` with its output specs, from one abstract trace of its ``apply``.
+
+    Raises:
+        ExportError: naming ``arg``, when JAX cannot trace the function (NumPy inside,
+            Python branching on values) or an output has no batch axis.
+    """
+    try:
+        return fn.with_outputs(output_specs(fn.apply, fn.params, fn.inputs, fn.structure,
+                                            fn.layers, arg))
+    except ExportError:
+        raise
+    except Exception as e:
+        spec = fn.inputs[0]
+        where = (f"{spec.dtype}{spec.shape_str()}" if len(fn.inputs) == 1
+                 else ", ".join(f"{s.name}: {s.dtype}{s.shape_str()}" for s in fn.inputs))
+        first = (str(e).strip().splitlines() or [""])[0]
+        hint = ""
+        if np.dtype(spec.dtype).kind == "f" and any(
+                w in str(e) for w in ("integer", "Indexer", "indices")):
+            hint = ("; a function of integer ids needs integer inputs: "
+                    "xaicore.from_jax(f, dtype='int32')")
+        raise ExportError(
+            f"{arg}: could not be traced by JAX on {where}: {type(e).__name__}: {first} "
+            "(xaicore runs it under jax.jit, vmap and grad: write it with jax.numpy "
+            f"(jnp) instead of NumPy, and no Python if/float() on array values{hint})"
+        ) from e
+
+
+def with_data_specs(fn: ModelFn, a: np.ndarray) -> ModelFn:
+    """A plain callable exported without input specs, specified by a real batch ``a``.
+
+    The row shape is ``a``'s; the dtype stays the exported one (float32 by default),
+    except that integer data for a function that traces only on integers (and was
+    exported with no ``dtype``) give it their integer dtype.
+
+    Raises:
+        ExportError: as :func:`traced`, from the trace on the exported dtype.
+    """
+    spec = fn.inputs[0]
+    shape = tuple(int(d) for d in a.shape[1:])
+
+    def on(dtype: str) -> ModelFn:
+        return replace(fn, inputs=(TensorSpec(spec.name, shape, dtype),), outputs=(),
+                       meta={k: v for k, v in fn.meta.items() if k != "dtype_from_data"})
+
+    try:
+        return traced(on(spec.dtype))
+    except ExportError as e:
+        if not (fn.meta.get("dtype_from_data") and a.dtype.kind in "iu"):
+            raise
+        first = e
+    try:
+        return traced(on(str(jax.dtypes.canonicalize_dtype(a.dtype))))
+    except ExportError:
+        raise first from first.__cause__
+
+
 def from_jax(apply: Callable[..., Any], params: Any = None, *,
-             input_shape: tuple[int, ...] | None = None, dtype: str = "float32",
+             input_shape: tuple[int, ...] | None = None, dtype: str | None = None,
              name: str = "x") -> ModelFn:
     """Wrap a plain JAX function so every xaicore method can use it.
 
@@ -123,7 +197,10 @@ def from_jax(apply: Callable[..., Any], params: Any = None, *,
         params: Pytree passed to ``apply`` as its first argument, or ``None``.
         input_shape: Shape of one input row (without the batch axis). If given, inputs
             are validated against it and the outputs are described at once.
-        dtype: Input dtype.
+        dtype: Input dtype. ``None`` (the default) means float32, except for a function
+            given without ``input_shape`` that JAX can only trace on integers (an id
+            lookup such as ``jnp.take(table, x, axis=0)``): when the first data a method
+            is given are integers, it then takes their dtype (int32 unless x64 is on).
         name: Input name used in messages.
 
     Example:
@@ -146,12 +223,14 @@ def from_jax(apply: Callable[..., Any], params: Any = None, *,
         apply_fn = apply
         params = jax.tree_util.tree_map(jnp.asarray, params)
     shape = None if input_shape is None else tuple(int(d) for d in input_shape)
-    inputs = (TensorSpec(name, shape, str(np.dtype(dtype))),)
-    fn = ModelFn(apply=apply_fn, params=params, inputs=inputs, source="jax")
+    try:
+        dt = str(np.dtype("float32" if dtype is None else dtype))
+    except TypeError:
+        raise ExportError(f"dtype: expected a NumPy dtype name such as 'float32' or "
+                          f"'int32', got {dtype!r:.60}") from None
+    inputs = (TensorSpec(name, shape, dt),)
+    fn = ModelFn(apply=apply_fn, params=params, inputs=inputs, source="jax",
+                 meta={"dtype_from_data": dtype is None and shape is None})
     if shape is not None:
-        try:
-            fn = fn.with_outputs(output_specs(apply_fn, params, inputs, "single"))
-        except Exception as e:
-            raise ExportError(f"apply: could not be traced on an input of shape "
-                              f"[batch, {', '.join(map(str, shape))}]: {e}") from e
+        fn = traced(fn, "apply")
     return fn

@@ -26,7 +26,7 @@ from jax.custom_batching import custom_vmap
 from jax.custom_derivatives import SymbolicZero
 
 from .._errors import ExportError, InputError
-from ._keras import _all_layers
+from ._keras import _all_layers, check_layer_names, layer_names
 
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_tf_bridge_worker.py")
 
@@ -84,11 +84,13 @@ def _registered_name(cls: type) -> str:
     return keras.saving.get_registered_name(cls)
 
 
-def _precheck(model: Any, safe_mode: bool) -> list[tuple[str, str, str]]:
+def _precheck(model: Any, safe_mode: bool, layers: Sequence[str]
+              ) -> list[tuple[str, str, str]]:
     """Refuse what cannot work before spawning anything; the custom classes to import."""
     if not getattr(model, "built", False):
         raise ExportError(f"model: '{model.name}' was never built: call it on a batch or "
                           "call model.build(input_shape) before exporting")
+    check_layer_names(model, layers)
     custom = {}
     for layer in [model, *_all_layers(model)]:
         kind, mod = type(layer).__name__, type(layer).__module__
@@ -283,7 +285,7 @@ def _make_apply(fwd_exp: Any, vjp_exp: Any, spec: dict) -> Callable:
     return apply
 
 
-def export_tf_model(model: Any, *, layers: Sequence[str] | None = None,
+def export_tf_model(model: Any, *, layers: str | Sequence[str] | None = None,
                     safe_mode: bool = True, timeout: float = 600.0) -> BridgeExport:
     """Export a built Keras 3 model from a TensorFlow-backend process to pure JAX.
 
@@ -292,8 +294,8 @@ def export_tf_model(model: Any, *, layers: Sequence[str] | None = None,
 
     Args:
         model: A built Keras 3 model (the running Keras may use any backend).
-        layers: Names of top-level layers whose outputs ``apply`` also returns, as
-            ``(outputs, {name: activation})``.
+        layers: Name (or names) of top-level layers whose outputs ``apply`` also
+            returns, as ``(outputs, {name: activation})``.
         safe_mode: ``False`` lets Lambda layers be reloaded (only for trusted models).
         timeout: Seconds allowed to the export subprocess.
 
@@ -305,8 +307,8 @@ def export_tf_model(model: Any, *, layers: Sequence[str] | None = None,
             subprocess' error output.
     """
     t0 = time.perf_counter()
-    custom = _precheck(model, safe_mode)
-    layers = tuple(layers or ())
+    layers = layer_names(layers)
+    custom = _precheck(model, safe_mode, layers)
     with tempfile.TemporaryDirectory(prefix="xaicore-tf-bridge-") as tmp:
         path = os.path.join(tmp, "model.keras")
         try:

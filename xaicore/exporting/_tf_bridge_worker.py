@@ -61,6 +61,17 @@ def _skeleton(tree, leaves: list) -> object:
     return len(leaves) - 1
 
 
+def _input_names(tensors: list) -> list[str]:
+    """As ``xaicore.exporting._keras.input_names``: the user's ``keras.Input`` names, else
+    ``x`` (one input) or ``input_<i>`` instead of the names Keras makes up."""
+    import re
+
+    names = [str(getattr(t, "name", "") or "") for t in tensors]
+    default = ["x"] if len(names) == 1 else [f"input_{i}" for i in range(len(names))]
+    auto = re.compile(r"^(keras_tensor|input_layer)(_\d+)?$")
+    return [d if not n or auto.match(n) else n for n, d in zip(names, default)]
+
+
 def _dim(d) -> int | None:
     return d if isinstance(d, int) else None
 
@@ -80,6 +91,17 @@ def _save_arrays(path: str, arrays: dict) -> dict:
     return dtypes
 
 
+class _HideTensorFlow:
+    """Import hook: ``import tensorflow`` (and its submodules) fails as if not installed."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden from the "
+                                      "JAX-backend export process)", name=name)
+        return None
+
+
+_HIDE_TF = _HideTensorFlow()
 _OPTIONAL = ("sklearn", "matplotlib", "pandas")
 _ZEROS = {"module": "keras.initializers", "class_name": "Zeros", "config": {},
           "registered_name": None}
@@ -128,8 +150,11 @@ def export(req: dict) -> dict:
     # Keras imports these only to offer optional wrappers (sklearn, plots, DataFrames):
     # hiding them while Keras imports halves the start-up; they are importable again after.
     # TensorFlow stays hidden (Keras' serialization probes it, a 2 s import) unless a
-    # module of the model's custom layers needs it.
-    sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    # module of the model's custom layers needs it. Hidden by an import hook, not by a
+    # ``None`` entry in sys.modules: Keras reads ``"tensorflow" in sys.modules`` as
+    # "TensorFlow is loaded" (preprocessing layers such as Normalization then ask it
+    # whether it runs eagerly, and fail with "This requires the tensorflow module").
+    sys.meta_path.insert(0, _HIDE_TF)
     hidden = [m for m in _OPTIONAL if m not in sys.modules]
     sys.modules.update(dict.fromkeys(hidden))
     try:
@@ -147,9 +172,9 @@ def export(req: dict) -> dict:
             try:
                 obj = importlib.import_module(mod)
             except ImportError as e:
-                if "tensorflow" not in str(e) or sys.modules.get("tensorflow", 0) is not None:
+                if "tensorflow" not in str(e) or _HIDE_TF not in sys.meta_path:
                     raise
-                sys.modules.pop("tensorflow")
+                sys.meta_path.remove(_HIDE_TF)
                 obj = importlib.import_module(mod)
             for part in qualname.split("."):
                 obj = getattr(obj, part)
@@ -187,7 +212,7 @@ def export(req: dict) -> dict:
         names, tensors, structure = list(struct), list(struct.values()), "dict"
     else:
         tensors = list(model.inputs)
-        names = [str(getattr(t, "name", f"input_{i}")) for i, t in enumerate(tensors)]
+        names = _input_names(tensors)
         structure = "single" if len(tensors) == 1 else "tuple"
     for name, t in zip(names, tensors):
         if "string" in str(t.dtype):
