@@ -45,7 +45,7 @@ def _error(capsys) -> str:
 # -- item 1: nothing is written before every argument is checked ---------------------------
 @pytest.mark.parametrize("extra, message", [
     (["--option", "n_samples=oops"],
-     r"^--option n_samples: expected an int or 'auto', got 'oops'"),
+     r"^--option n_samples: expected 'auto' or an int >= 1 .*got 'oops'"),
     (["--option", "n_steps=3"],
      r"^--option: KernelShap does not take 'n_steps'; it takes: .*\bn_samples\b"),
     (["--option", "background=3"], r"^--option: KernelShap does not take 'background'"),
@@ -53,7 +53,7 @@ def _error(capsys) -> str:
      r"^--target: expected an output index in \[0, 3\), 'predicted' or 'all', got '3'"),
     (["--target", "max"], r"^--target: expected an output index"),
     (["--chunk", "0"], r"^--chunk: expected an int >= 1, got 0"),
-    (["--seed", "-1"], r"^--seed: expected an int >= 0, got -1"),
+    (["--seed", "-1"], r"^--seed: expected an int in \[0, 2\*\*32\), got -1"),
     (["--seed", str(2 ** 32)], r"^--seed: expected an int in \[0, 2\*\*32\), got 4294967296"),
     (["--method", "shapley"], r"^--method: expected one of \['exactshap'"),
 ])
