@@ -107,7 +107,7 @@ def completeness_stats(engine: GradientEngine, attr: Any, x: Any, b: Any, target
 
     The gap is ``|sum(attr) - (f(x) - f(baseline))|`` (captum's convergence delta).
     """
-    fx, fb = engine.forward(x, batch), engine.forward(b, batch)
+    fx, fb = engine.forward(x, batch), engine.forward(b, batch, "baseline")
     n = len(fx)
     if target is not None:
         rows = np.arange(n)

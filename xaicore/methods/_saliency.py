@@ -54,14 +54,14 @@ def noise_scale(x: Any, noise_level: float) -> Any:
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None) -> tuple[Any, Any, GradPlan]:
-    """Mean and (population) variance of the gradients at ``n_samples`` noisy copies."""
+    """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
+    copies (weights ``1 / n_samples``)."""
     key = jax.random.key(seed)
     shared = np.asarray(n_samples, np.float32)
-    mean, sq, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
+    mean, sd, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress)
-    var = sq   # the engine's second moment around the mean (weights 1 / n_samples)
-    return mean, var, p
+    return mean, sd, p
 
 
 class _GradientMethod(GradientBatch, Method):
@@ -166,18 +166,18 @@ class SmoothGrad(_GradientMethod):
                 "seed": self.seed}
 
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
-        mean, var, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
-                                       n_samples=self.n_samples, seed=self.seed,
-                                       max_batch=batch, progress=self.progress)
-        return self._finish(mean, var), self._stderr(var), p, self.n_samples
+        mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
+                                      n_samples=self.n_samples, seed=self.seed,
+                                      max_batch=batch, progress=self.progress)
+        return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
 
-    def _finish(self, mean: Any, var: Any) -> Any:
+    def _finish(self, mean: Any, sd: Any) -> Any:
         return mean
 
-    def _stderr(self, var: Any) -> Any:
+    def _stderr(self, sd: Any) -> Any:
         if self.n_samples < 2:   # one sample shows no spread: the error is unknown
-            return tmap(lambda v: np.full_like(v, np.nan), var)
-        return tmap(lambda v: np.sqrt(v / (self.n_samples - 1)), var)
+            return tmap(lambda v: np.full_like(v, np.nan), sd)
+        return tmap(lambda v: v / np.sqrt(self.n_samples - 1).astype(v.dtype), sd)
 
 
 class VarGrad(SmoothGrad):
@@ -186,8 +186,8 @@ class VarGrad(SmoothGrad):
 
     name = "VarGrad"
 
-    def _finish(self, mean: Any, var: Any) -> Any:
-        return var
+    def _finish(self, mean: Any, sd: Any) -> Any:
+        return tmap(np.square, sd)   # inf only where the true variance is not representable
 
-    def _stderr(self, var: Any) -> Any:
+    def _stderr(self, sd: Any) -> Any:
         return None
