@@ -57,3 +57,14 @@ def test_expected_gradients_and_smoothgrad_tanh(c):
                                    rtol=1e-4, atol=1e-6 * c)
         np.testing.assert_allclose(big.stderr, c * one.stderr.astype(np.float64),
                                    rtol=1e-3, atol=1e-6 * c)
+def test_quadratic_smoothgrad_spread_closed_form():
+    """``f = c/2 |x|^2``: the gradient at a noisy copy is ``c (x + e)``, so SmoothGrad's
+    spread is ``c`` times the noise's; in float64, the noise's own spread is known."""
+    c = 1e36
+    f = xaicore.from_jax(lambda x: 0.5 * c * jnp.sum(x * x, 1, keepdims=True),
+                         input_shape=(4,))
+    sg = xaicore.SmoothGrad(f, n_samples=400, seed=5).explain(X, target=0)
+    assert np.all(np.isfinite(sg.stderr))
+    sd = 0.15 * (X.max(0) - X.min(0)).astype(np.float64)   # the default noise scale
+    np.testing.assert_allclose(sg.stderr * np.sqrt(399) / c, np.broadcast_to(sd, X.shape),
+                               rtol=0.2)
