@@ -24,11 +24,14 @@ def test_linear_model_exact(linear, rule):
     fn, X = linear
     b = np.linspace(-1, 1, 4).astype(np.float32)
     att = IntegratedGradients(fn, n_steps=3, method=rule).explain(X, baseline=b)
-    np.testing.assert_allclose(att.values, (X - b)[..., None] * W[None], atol=2e-6)
+    # captum's riemann_trapezoid weights sum to (n - 1) / n: its attributions too
+    scale = 2 / 3 if rule == "riemann_trapezoid" else 1.0
+    np.testing.assert_allclose(att.values, scale * (X - b)[..., None] * W[None], atol=2e-6)
     np.testing.assert_allclose(att.base_values, np.broadcast_to(b @ W + 0.5, (7, 2)),
                                atol=1e-6)
     assert att.values.shape == (7, 4, 2) and att.stats["completeness_gap"].shape == (7, 2)
-    assert att.stats["max_completeness_gap"] < 1e-5
+    if rule != "riemann_trapezoid":
+        assert att.stats["max_completeness_gap"] < 1e-5
 
 
 def test_targets_and_baselines(linear):
@@ -49,9 +52,68 @@ def test_targets_and_baselines(linear):
 def test_quadrature_weights_and_orders():
     for rule in RULES:
         a, w = quadrature(rule, 5)
-        assert np.isclose(w.sum(), 1.0) and a.min() >= 0 and a.max() <= 1
+        assert np.isclose(w.sum(), 0.8 if rule == "riemann_trapezoid" else 1.0), rule
+        assert a.min() >= 0 and a.max() <= 1
     a, w = quadrature("gausslegendre", 4)   # exact for polynomials of degree 7
     assert np.isclose((w * a ** 7).sum(), 1 / 8)
+
+
+def captum_rule(method: str, n: int) -> tuple[list[float], list[float]]:
+    """captum's ``riemann_builders`` / ``gauss_legendre_builders``, written out by hand:
+    step sizes ``1 / n`` (the trapezoid's two ends halved), alphas by ``linspace``."""
+    if method == "gausslegendre":
+        x, w = np.polynomial.legendre.leggauss(n)
+        return list(0.5 * (1 + x)), list(0.5 * w)
+    deltas = [1 / n] * n
+    if method == "riemann_trapezoid":
+        deltas[0] /= 2
+        deltas[-1] /= 2
+        return list(np.linspace(0, 1, n)), deltas
+    ends = {"riemann_left": (0, 1 - 1 / n), "riemann_right": (1 / n, 1),
+            "riemann_middle": (1 / (2 * n), 1 - 1 / (2 * n))}[method]
+    return list(np.linspace(*ends, n)), deltas
+
+
+@pytest.mark.parametrize("n", [2, 5, 50])
+@pytest.mark.parametrize("rule", [r for r in RULES if r != "trapezoid"])
+def test_rules_are_captums(rule, n):
+    a, w = quadrature(rule, n)
+    ca, cw = captum_rule(rule, n)
+    np.testing.assert_array_equal(a, ca)
+    np.testing.assert_array_equal(w, cw)
+    if rule == "riemann_trapezoid":            # captum's trapezoid falls short of 1
+        assert np.isclose(w.sum(), (n - 1) / n) and w[0] == w[-1] == 1 / (2 * n)
+
+
+@pytest.mark.parametrize("n", [2, 5, 50])
+def test_composite_trapezoid_sums_to_one(n):
+    a, w = quadrature("trapezoid", n)
+    np.testing.assert_allclose(a, np.arange(n) / (n - 1), atol=1e-15)
+    want = np.full(n, 1 / (n - 1))
+    want[[0, -1]] /= 2
+    np.testing.assert_allclose(w, want, rtol=1e-15)
+    assert np.isclose(w.sum(), 1.0)
+    ca, cw = captum_rule("riemann_trapezoid", n)      # same points, weights n / (n - 1) x
+    np.testing.assert_array_equal(a, ca)
+    np.testing.assert_allclose(w, np.asarray(cw) * n / (n - 1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r != "trapezoid"])
+def test_attributions_equal_captums(rule):
+    torch = pytest.importorskip("torch")
+    captum_attr = pytest.importorskip("captum.attr")
+    rng = np.random.default_rng(7)
+    w1 = rng.normal(size=(4, 6))
+    w2 = rng.normal(size=(6, 2))
+    X = rng.normal(size=(5, 4)).astype(np.float32)
+    fn = xaicore.from_jax(lambda x: jnp.tanh(x @ w1.astype(np.float32)) @ w2.astype(
+        np.float32), input_shape=(4,))
+    t1, t2 = torch.tensor(w1, dtype=torch.float32), torch.tensor(w2, dtype=torch.float32)
+    ig = captum_attr.IntegratedGradients(lambda x: torch.tanh(x @ t1) @ t2)
+    for n in (2, 5, 50):
+        ours = IntegratedGradients(fn, n_steps=n, method=rule).explain(X, target=1).values
+        theirs = ig.attribute(torch.tensor(X), target=1, n_steps=n, method=rule).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 def smooth_cnn(seed: int = 0) -> keras.Model:

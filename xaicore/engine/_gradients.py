@@ -2,7 +2,7 @@
 
 Every gradient method is a weighted average over ``S`` points per instance::
 
-    sum_s w_s * m_s * grad f_t(p_s)        (and, where needed, sum_s w_s * (m_s * grad)^2)
+    sum_s w_s * m_s * grad f_t(p_s)      (and, where needed, the spread of m_s * grad)
 
 where a *sampler* gives the point ``p_s``, the multiplier ``m_s`` (``None`` for 1) and the
 weight ``w_s`` of sample ``s`` of one row. Integrated gradients (points on the path,
@@ -14,6 +14,12 @@ Each device call takes ``rows`` instances and all their samples, in ``n_blocks``
 ``rows * block <= max_batch`` model rows through forward + backward. Instances stream
 through :func:`xaicore.engine._batching.run_chunked` in fixed-shape chunks (the last one
 padded), so one compilation serves a whole call.
+
+Numerics: the sums run on ``m_s * grad / c`` with ``c`` a power of two per element taken
+from the first block (exact scaling), and the spread around the first sample, so outputs
+scaled by up to 1e38 in float32 keep finite means and standard errors wherever the true
+ones are representable. The same call counts, per row, the points whose outputs or
+gradients are NaN or inf; :meth:`GradientEngine.run` refuses them (``NonFiniteError``).
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._errors import InputError
+from .._errors import InputError, NonFiniteError
 from ..exporting._modelfn import ModelFn
 from ._batching import run_chunked
 from ._inputs import with_known_specs
@@ -77,24 +83,51 @@ def check_float_inputs(fn: ModelFn) -> None:
                              "layer with layer gradients, or use a Shapley method")
 
 
-def _bcast(v: jax.Array, ndim: int) -> jax.Array:
-    """``v [r]`` shaped to broadcast against ``[k, r, ...]`` arrays of ``ndim`` axes."""
-    return v.reshape((1, v.shape[0]) + (1,) * (ndim - 2))
-
-
 def _wsum(a: jax.Array, w: jax.Array) -> jax.Array:
     """``sum_c w[r, c] * a[k, r, c, ...]`` -> ``[k, r, ...]``."""
     return jnp.sum(a * w.reshape((1, *w.shape) + (1,) * (a.ndim - 3)), axis=2)
 
 
+def _pow2_scale(g: jax.Array) -> jax.Array:
+    """Per element of ``g [k, r, c, ...]``: the power of two at or above ``max_c |g|``
+    (1 where that is 0): ``[k, r, ...]``. Dividing by a power of two is exact, so the
+    scaled sums lose nothing, and they cannot overflow where the true ones are finite.
+    The exponent stays within 2 of the dtype's normal range, so that ``1 / scale`` (which
+    XLA may multiply by instead) is not a subnormal flushed to zero."""
+    info = jnp.finfo(g.dtype)
+    _, e = jnp.frexp(jnp.max(jnp.abs(g), axis=2))
+    e = jnp.clip(e, int(info.minexp) + 2, int(info.maxexp) - 2)
+    return jnp.ldexp(jnp.ones((), g.dtype), e)
+
+
+def _not_finite(y: jax.Array, g: Any, r: int, block: int) -> tuple[jax.Array, jax.Array]:
+    """``bool[r, block]`` twice: points whose outputs ``y [r * block, O]`` are not all
+    finite, and points with finite outputs whose gradients (leaves ``[k, r, block, ...]``)
+    are not."""
+    bad_y = ~jnp.all(jnp.isfinite(y.reshape((r, block, -1))), axis=2)
+    bad_g = jnp.zeros((r, block), bool)
+    for a in jax.tree_util.tree_leaves(g):
+        a = jnp.moveaxis(a, 0, 2).reshape((r, block, -1))
+        bad_g = bad_g | ~jnp.all(jnp.isfinite(a), axis=2)
+    return bad_y, bad_g & ~bad_y
+
+
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
               all_outputs: bool, need_sq: bool) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
-    target, key) -> (sum, second moment | None)``, pytrees like ``x`` (+ output axis)."""
+    target, key) -> (mean, sd | None, bad)``: pytrees like ``x`` (+ output axis), and
+    ``bad int32[r, 2]``, the row's points with non-finite outputs, and with non-finite
+    gradients (of finite outputs).
+
+    Every sample's ``m * grad`` is divided by a per-element power of two taken from the
+    first block (:func:`_pow2_scale`, applied to the gradient before the multiplier) and
+    the sums are scaled back at the end: outputs scaled by 1e30-1e38 in float32 keep
+    finite means and spreads wherever the true ones are representable.
+    """
     k_out = fn.n_outputs if all_outputs else 1
 
     def step(params: Any, x: Any, aux: Any, shared: Any, idx: jax.Array,
-             target: jax.Array, key: jax.Array) -> tuple[Any, Any]:
+             target: jax.Array, key: jax.Array) -> tuple[Any, Any, jax.Array]:
         r = idx.shape[0]
 
         def one(xr: Any, ar: Any, i: jax.Array, s: jax.Array) -> tuple:
@@ -106,7 +139,8 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
         def body(carry: tuple, b: jax.Array) -> tuple:
             s = b * block + jnp.arange(block)
             pts, mult, w = points(x, aux, idx, jnp.minimum(s, n_samples - 1))
-            w = w * (s < n_samples)[None, :]                         # padded samples: 0
+            real = s < n_samples
+            w = w * real[None, :]                                     # padded samples: 0
             flat = tmap(lambda a: a.reshape((r * block, *a.shape[2:])), pts)
             y, vjp = jax.vjp(lambda p: fn.apply_flat(params, p), flat)
             if all_outputs:
@@ -118,35 +152,64 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
                                           dtype=y.dtype))
                 g = tmap(lambda a: a[None], g)                        # [1, r*c, ...]
             g = tmap(lambda a: a.reshape((a.shape[0], r, block, *a.shape[2:])), g)
+            total, scale, moments, bad = carry
+            bad_y, bad_g = _not_finite(y, g, r, block)
+            bad = bad + jnp.stack([jnp.sum(bad_y & real, 1), jnp.sum(bad_g & real, 1)],
+                                  axis=1).astype(jnp.int32)
+            scale = tmap(lambda s_, a: jnp.where(b == 0, _pow2_scale(a), s_), scale, g)
+            g = tmap(lambda a, c: a / c[:, :, None], g, scale)
             if mult is not None:
                 g = tmap(lambda a, m: a * m[None].astype(a.dtype), g, mult)
-            total, moments = carry
             total = tmap(lambda t, a: t + _wsum(a, w), total, g)
-            if need_sq:   # sums around a shift (the first block's mean): no cancellation
-                sq, dev, shift = moments
-                wr = jnp.sum(w, axis=1)                               # [r]
-                shift = tmap(lambda s_, a: jnp.where(
-                    b == 0, _wsum(a, w) / _bcast(wr, a.ndim - 1), s_), shift, g)
+            if need_sq:   # sums around a shift (the first sample): little cancellation,
+                sq, dev, shift = moments    # and none at all when every sample is equal
+                shift = tmap(lambda s_, a: jnp.where(b == 0, a[:, :, 0], s_), shift, g)
                 cen = tmap(lambda a, s_: a - s_[:, :, None], g, shift)
                 sq = tmap(lambda t, a: t + _wsum(a * a, w), sq, cen)
                 dev = tmap(lambda t, a: t + _wsum(a, w), dev, cen)
                 moments = (sq, dev, shift)
-            return (total, moments), None
+            return (total, scale, moments, bad), None
 
         zeros = tmap(lambda a: jnp.zeros((k_out, *a.shape), a.dtype), x)
-        init = (zeros, (zeros, zeros, zeros) if need_sq else None)
+        ones = tmap(jnp.ones_like, zeros)
+        init = (zeros, ones, (zeros, zeros, zeros) if need_sq else None,
+                jnp.zeros((r, 2), jnp.int32))
         if n_blocks == 1:
-            (total, moments), _ = body(init, jnp.int32(0))
+            (total, scale, moments, bad), _ = body(init, jnp.int32(0))
         else:
-            (total, moments), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
+            (total, scale, moments, bad), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
         last = (lambda a: jnp.moveaxis(a, 0, -1)) if all_outputs else (lambda a: a[0])
+        mean = tmap(lambda t, c: last(t * c), total, scale)
         if not need_sq:
-            return tmap(last, total), None
-        sq, dev, _ = moments   # weighted second moment around the weighted mean
-        m2 = tmap(lambda q, d: jnp.maximum(q - d * d, 0.0), sq, dev)
-        return tmap(last, total), tmap(last, m2)
+            return mean, None, bad
+        sq, dev, _ = moments   # weighted second moment around the weighted mean, scaled
+        sd = tmap(lambda q, d, c: last(c * jnp.sqrt(jnp.maximum(q - d * d, 0.0))),
+                  sq, dev, scale)
+        return mean, sd, bad
 
     return jax.jit(step)
+
+
+def check_finite(bad: np.ndarray, per_row: int, arg: str = "X") -> None:
+    """Refuse a model that gave NaN or inf on the points evaluated for the rows of
+    ``arg``: ``bad int[n, 2]`` counts, per row, the points with non-finite outputs and
+    those with non-finite gradients (but finite outputs), of ``per_row`` points each.
+
+    Raises:
+        NonFiniteError: with the count, the total and the first row concerned.
+    """
+    bad = np.asarray(bad).reshape(len(bad), -1)
+    total = len(bad) * per_row
+    for col, what, hint in ((0, "outputs were", "a log of a negative, a division by zero"),
+                            (1, "gradients (of finite outputs) were",
+                             "a sqrt or a log at 0")):
+        count = int(bad[:, col].sum()) if bad.shape[1] > col else 0
+        if count:
+            row = int(np.flatnonzero(bad[:, col])[0])
+            raise NonFiniteError(
+                f"model: {count} of {total} evaluated {what} not finite (NaN or inf); the "
+                f"first at row {row} of {arg}: attributions of such a model mean nothing "
+                f"— check the model's inputs/range (e.g. {hint})")
 
 
 class GradientEngine:
@@ -175,10 +238,17 @@ class GradientEngine:
         """Number of compilations of the gradient steps so far."""
         return sum(s._cache_size() for s in self._steps.values())
 
-    def forward(self, x: Any, max_batch: int) -> np.ndarray:
-        """Model outputs ``[n, O]`` (float64 on the host), chunked."""
-        return run_chunked(lambda part: self._forward(self.fn.params, part), x,
-                           max_batch).astype(np.float64)
+    def forward(self, x: Any, max_batch: int, arg: str = "X") -> np.ndarray:
+        """Model outputs ``[n, O]`` (float64 on the host), chunked.
+
+        Raises:
+            NonFiniteError: some output is NaN or inf (naming the first row of ``arg``).
+        """
+        y = run_chunked(lambda part: self._forward(self.fn.params, part), x,
+                        max_batch).astype(np.float64)
+        bad = ~np.all(np.isfinite(y.reshape(len(y), -1)), axis=1)
+        check_finite(np.stack([bad, np.zeros_like(bad)], axis=1), 1, arg)
+        return y
 
     def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
             n_samples: int, max_batch: int, *, key: jax.Array | None = None,
@@ -196,13 +266,18 @@ class GradientEngine:
             max_batch: Model rows per device call.
             key: Random key, or ``None`` for deterministic samplers (samples are keyed by
                 global row and sample index, so results do not depend on the chunking).
-            need_sq: Also return the weighted second moments around the weighted mean
-                (the variance when the weights sum to 1), accumulated around a shift so
-                that a large mean does not cancel the spread in float32.
+            need_sq: Also return the root of the weighted second moment around the
+                weighted mean (the standard deviation when the weights sum to 1),
+                accumulated around a shift so that a large mean does not cancel the
+                spread in float32, and scaled so that it does not overflow.
 
         Returns:
-            ``(sum, second moment or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
+            ``(sum, spread or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
             output axis when ``target`` is ``None``).
+
+        Raises:
+            NonFiniteError: the model's outputs or gradients at some evaluated point were
+                NaN or inf (counted on the device, in the same call).
         """
         leaves = jax.tree_util.tree_leaves(x)
         n = int(leaves[0].shape[0])
@@ -214,10 +289,12 @@ class GradientEngine:
         step = self._steps[cfg]
         t = np.zeros(n, np.int32) if target is None else np.asarray(target, np.int32)
         data = (x, aux, np.arange(n, dtype=np.int32), t)
-        total, sq = run_chunked(
+        total, sd, bad = run_chunked(
             lambda part: step(self.fn.params, part[0], part[1], shared, part[2], part[3], key),
             data, p.rows, progress=progress, desc="gradients", exact_chunk=True)
-        return total, sq, p
+        check_finite(bad, n_samples)
+        return total, sd, p
 
 
-__all__ = ["GradPlan", "GradientEngine", "Sampler", "check_float_inputs", "make_step", "plan"]
+__all__ = ["GradPlan", "GradientEngine", "Sampler", "check_finite", "check_float_inputs",
+           "make_step", "plan"]

@@ -56,11 +56,12 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
     """
     dtype = jax.tree_util.tree_leaves(x)[0].dtype
     shared = (background, np.asarray(stdevs, dtype), np.asarray(n_samples, dtype))
-    mean, sq, p = engine.run(background_sampler, x, None, shared, target, n_samples,
+    mean, sd, p = engine.run(background_sampler, x, None, shared, target, n_samples,
                              max_batch, key=jax.random.key(seed), need_sq=True,
                              progress=progress)
     k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
-    se = tmap(lambda m, q: np.sqrt(q / k) if k else np.full_like(m, np.nan), mean, sq)
+    se = tmap(lambda m, d: d / np.sqrt(k).astype(d.dtype) if k else np.full_like(m, np.nan),
+              mean, sd)
     return mean, se, p
 
 
@@ -103,7 +104,8 @@ class ExpectedGradients(GradientBatch, Method):
     def base_value(self) -> np.ndarray:
         """Mean model output over the background, ``[O]``."""
         if self._base is None:
-            self._base = self.engine.forward(self.background, self._batch(self.fn)).mean(0)
+            self._base = self.engine.forward(self.background, self._batch(self.fn),
+                                             "background").mean(0)
         return self._base
 
     def explain(self, X: Any, *, target: Any = None) -> Attribution:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import ExportError, InputError
 from ..engine._batching import default_max_batch, run_chunked
-from ..engine._gradients import GradientEngine, check_float_inputs
+from ..engine._gradients import GradientEngine, check_finite, check_float_inputs
 from ..engine._inputs import Prepared, row_elements
 from ..exporting._export import export
 from ..exporting._keras import export_keras_jax, is_keras_model
@@ -103,13 +103,18 @@ def activations(model: Any, X: Any, layers: Sequence[str], *,
 
 
 def _grads(head: ModelFn, params: Any, a: jax.Array, target: Any, all_outputs: bool
-           ) -> jax.Array:
-    """``d f_t / d a``: ``[K, r, ...]`` (K = outputs, or 1 with a target per row)."""
+           ) -> tuple[jax.Array, jax.Array]:
+    """``(d f_t / d a, bad)``: ``[K, r, ...]`` (K = outputs, or 1 with a target per row)
+    and ``int32[r, 2]``, rows whose outputs, or (only) gradients, are not all finite."""
     y, vjp = jax.vjp(lambda z: head.apply_flat(params, z), a)
     if all_outputs:
         eye = jnp.eye(y.shape[1], dtype=y.dtype)[:, None, :]
-        return jax.vmap(vjp)(jnp.broadcast_to(eye, (y.shape[1], *y.shape)))[0]
-    return vjp(jax.nn.one_hot(target, y.shape[1], dtype=y.dtype))[0][None]
+        g = jax.vmap(vjp)(jnp.broadcast_to(eye, (y.shape[1], *y.shape)))[0]
+    else:
+        g = vjp(jax.nn.one_hot(target, y.shape[1], dtype=y.dtype))[0][None]
+    bad_y = ~jnp.all(jnp.isfinite(y.reshape(y.shape[0], -1)), axis=1)
+    bad_g = ~jnp.all(jnp.isfinite(jnp.moveaxis(g, 0, 1).reshape(y.shape[0], -1)), axis=1)
+    return g, jnp.stack([bad_y, bad_g & ~bad_y], axis=1).astype(jnp.int32)
 
 
 class GradCAM(GradientBatch, Method):
@@ -127,6 +132,7 @@ class GradCAM(GradientBatch, Method):
         ExportError: ``layer`` names no layer of the model, or the model cannot be cut
             there.
         InputError: ``layer``'s output is not a feature map like the input.
+        NonFiniteError: (``explain``) the model's outputs or gradients are NaN or inf.
     """
 
     name = "GradCAM"
@@ -157,12 +163,12 @@ class GradCAM(GradientBatch, Method):
 
             def step(bp: Any, hp: Any, x: jax.Array, target: jax.Array) -> jax.Array:
                 a = body.apply(bp, x)[1][layer]                       # [r, *s, C]
-                g = _grads(head, hp, a, target, all_outputs)          # [K, r, *s, C]
+                g, bad = _grads(head, hp, a, target, all_outputs)     # [K, r, *s, C]
                 axes = tuple(range(2, g.ndim - 1))
                 w = g.mean(axis=axes)                                 # [K, r, C]
                 cam = jax.nn.relu(jnp.einsum("kr...c,krc->kr...", a[None], w))
                 cam = jax.image.resize(cam, (*cam.shape[:2], *size), "bilinear")
-                return jnp.moveaxis(cam, 0, -1) if all_outputs else cam[0]
+                return (jnp.moveaxis(cam, 0, -1) if all_outputs else cam[0]), bad
 
             self._steps[all_outputs] = jax.jit(step)
         return self._steps[all_outputs]
@@ -183,8 +189,10 @@ class GradCAM(GradientBatch, Method):
         all_outputs = prep.target is None
         step = self._step(all_outputs)
         t = np.zeros(prep.n, np.int32) if all_outputs else prep.target.astype(np.int32)
-        maps = run_chunked(lambda part: step(self.body.params, self.head.params, *part),
-                           (prep.x, t), self._batch(prep.fn), progress=self.progress)
+        maps, bad = run_chunked(lambda part: step(self.body.params, self.head.params,
+                                                  *part),
+                                (prep.x, t), self._batch(prep.fn), progress=self.progress)
+        check_finite(bad, 1)
         base = np.zeros((prep.n, prep.fn.n_outputs) if all_outputs else (prep.n,))
         stats = {"model_rows": prep.n, "compiles": self.compiled,
                  "seconds": time.perf_counter() - t0}

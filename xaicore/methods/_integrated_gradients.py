@@ -21,32 +21,47 @@ from ..results._attribution import Attribution
 from ._base import Method
 from ._gradient_base import GradientBatch, attribution, reference, row_sums, tmap
 
-#: The quadrature rules, by captum's names.
+#: The quadrature rules: captum's five under captum's names (same points, same weights),
+#: and ``"trapezoid"``, the composite trapezoidal rule (weights summing to 1).
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
-         "gausslegendre")
+         "gausslegendre", "trapezoid")
 
 
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``alphas`` in [0, 1] and weights (summing to 1) of a rule with ``n_steps``.
+    """Points ``alphas`` in [0, 1] and weights of a rule with ``n_steps`` points.
+
+    The ``riemann_*`` rules and ``gausslegendre`` are captum's
+    (``captum.attr._utils.approximation_methods``): every Riemann rule has weights
+    ``1 / n``, and ``riemann_trapezoid`` halves the two end weights of ``n`` evenly
+    spaced points ``0, 1/(n-1), ..., 1``, so its weights sum to ``(n - 1) / n``, not 1:
+    its attributions are ``(n - 1) / n`` of the integral's (as captum's).
+    ``"trapezoid"`` is the composite trapezoidal rule on the same points (weights
+    ``1 / (n - 1)``, halved at the ends, summing to 1): exact for a linear path.
 
     Example:
-        >>> a, w = quadrature("riemann_trapezoid", 3)
+        >>> a, w = quadrature("trapezoid", 3)
         >>> a.tolist(), w.tolist()
         ([0.0, 0.5, 1.0], [0.25, 0.5, 0.25])
+        >>> quadrature("riemann_trapezoid", 3)[1].tolist()   # captum's: sums to 2/3
+        [0.16666666666666666, 0.3333333333333333, 0.16666666666666666]
     """
     if method not in RULES:
         raise InputError(f"method: expected one of {list(RULES)}, got {method!r}")
-    n = check_int(n_steps, "n_steps", 2 if method == "riemann_trapezoid" else 1)
-    i = np.arange(n, dtype=np.float64)
+    n = check_int(n_steps, "n_steps", 2 if "trapezoid" in method else 1)
     if method == "gausslegendre":
         x, w = np.polynomial.legendre.leggauss(n)
-        return (x + 1) / 2, w / 2
-    if method == "riemann_trapezoid":
+        return 0.5 * (1 + x), 0.5 * w
+    if method == "trapezoid":
         w = np.full(n, 1.0 / (n - 1))
         w[[0, -1]] /= 2
-        return i / (n - 1), w
-    shift = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}[method]
-    return (i + shift) / n, np.full(n, 1.0 / n)
+        return np.linspace(0.0, 1.0, n), w
+    w = np.full(n, 1.0 / n)                          # captum's Riemann step sizes
+    if method == "riemann_trapezoid":
+        w[[0, -1]] /= 2
+        return np.linspace(0.0, 1.0, n), w
+    lo, hi = {"riemann_left": (0.0, 1 - 1 / n), "riemann_right": (1 / n, 1.0),
+              "riemann_middle": (1 / (2 * n), 1 - 1 / (2 * n))}[method]
+    return np.linspace(lo, hi, n), w
 
 
 def path_sampler(x: Any, b: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:
@@ -92,7 +107,7 @@ def completeness_stats(engine: GradientEngine, attr: Any, x: Any, b: Any, target
 
     The gap is ``|sum(attr) - (f(x) - f(baseline))|`` (captum's convergence delta).
     """
-    fx, fb = engine.forward(x, batch), engine.forward(b, batch)
+    fx, fb = engine.forward(x, batch), engine.forward(b, batch, "baseline")
     n = len(fx)
     if target is not None:
         rows = np.arange(n)
@@ -113,10 +128,18 @@ class IntegratedGradients(GradientBatch, Method):
     Args:
         model: Anything :func:`xaicore.export` accepts (float inputs).
         n_steps: Quadrature points per instance (captum's ``n_steps``).
-        method: ``"gausslegendre"`` (default: exact for polynomials of degree
-            ``2 n_steps - 1`` along the path, so it needs the fewest steps), or
-            ``"riemann_left"``, ``"riemann_right"``, ``"riemann_middle"``,
-            ``"riemann_trapezoid"``.
+        method: The quadrature rule (:func:`quadrature` gives its points and weights):
+            ``"gausslegendre"`` (default: exact for polynomials of degree
+            ``2 n_steps - 1`` along the path, so it needs the fewest steps);
+            ``"riemann_left"``, ``"riemann_right"``, ``"riemann_middle"`` (weights
+            ``1 / n_steps``); ``"riemann_trapezoid"``, captum's rule of that name: points
+            ``0, 1/(n-1), ..., 1``, weights ``1 / n_steps`` halved at both ends, which sum
+            to ``(n_steps - 1) / n_steps``, so its attributions are that fraction of the
+            integral (the same as captum's; completeness is off by ``1 / n_steps``);
+            ``"trapezoid"``, the composite trapezoidal rule on the same points (weights
+            ``1 / (n_steps - 1)`` halved at both ends, summing to 1: use it for a
+            trapezoidal rule with completeness). All five but ``"trapezoid"`` match
+            captum's rules of the same name exactly (points and weights).
         baseline: ``None`` (zeros), a scalar, one row, or one row per instance; for
             multi-input models a tuple/dict with one such entry per input.
         max_batch: Model rows per device call.

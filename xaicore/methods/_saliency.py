@@ -3,7 +3,9 @@
 * :class:`Saliency`: ``grad f_t(x)`` (``|grad|`` with ``abs=True``, captum's default).
 * :class:`GradientXInput`: ``x * grad f_t(x)``.
 * :class:`SmoothGrad`: the mean gradient over noisy copies ``x + N(0, sigma^2)``, with
-  ``sigma = noise_level * (max(x) - min(x))`` per row and input (Smilkov et al., 2017).
+  ``sigma = noise_level * (max - min)`` (Smilkov et al., 2017): the range of each row for
+  images and sequences, of each feature over the rows of ``X`` for tabular rows
+  (:func:`noise_scale`).
 * :class:`VarGrad`: the variance of those gradients (Adebayo et al., 2018).
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .._validate import check_bool, check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
 from ..results._attribution import Attribution
 from ._base import Method
-from ._gradient_base import GradientBatch, attribution, tmap
+from ._gradient_base import GradientBatch, attribution, by_input, tmap
 
 
 def point_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:
@@ -44,9 +46,24 @@ def noise_sampler(x: Any, sigma: Any, n_samples: Any, key: jax.Array, s: jax.Arr
 
 
 def noise_scale(x: Any, noise_level: float) -> Any:
-    """``noise_level * (max - min)`` of every row, per input: pytree of ``[n]``."""
+    """The noise standard deviation of every row, per input: ``noise_level`` times the
+    input's range (pytree of ``[n]`` or ``[n, d]``).
+
+    * A row of several axes (an image ``[H, W, C]``, a sequence ``[L, C]``), whose
+      elements share one scale: the row's own range ``max - min`` (Smilkov et al., 2017),
+      one standard deviation per row.
+    * A flat row ``[d]`` (tabular features, each in its own unit): each feature's range
+      over the rows of ``x``, one standard deviation per feature. A row's own range
+      would give every feature the noise of the widest one (a feature in the thousands
+      drowns one in hundredths, and the gradients of a saturating model vanish). A
+      feature constant over ``x`` (one row) gets no noise.
+    """
     def one(a: np.ndarray) -> np.ndarray:
-        flat = np.asarray(a).reshape(a.shape[0], -1)
+        a = np.asarray(a)
+        if a.ndim == 2:
+            span = a.max(axis=0) - a.min(axis=0)
+            return np.broadcast_to(noise_level * span, a.shape).astype(a.dtype)
+        flat = a.reshape(a.shape[0], -1)
         return (noise_level * (flat.max(axis=1) - flat.min(axis=1))).astype(a.dtype)
     return tmap(one, x)
 
@@ -54,14 +71,14 @@ def noise_scale(x: Any, noise_level: float) -> Any:
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None) -> tuple[Any, Any, GradPlan]:
-    """Mean and (population) variance of the gradients at ``n_samples`` noisy copies."""
+    """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
+    copies (weights ``1 / n_samples``)."""
     key = jax.random.key(seed)
     shared = np.asarray(n_samples, np.float32)
-    mean, sq, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
+    mean, sd, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress)
-    var = sq   # the engine's second moment around the mean (weights 1 / n_samples)
-    return mean, var, p
+    return mean, sd, p
 
 
 class _GradientMethod(GradientBatch, Method):
@@ -80,6 +97,9 @@ class _GradientMethod(GradientBatch, Method):
     def _config(self) -> dict:
         return {}
 
+    def _extra_stats(self, x: Any) -> dict:
+        return {}
+
     def explain(self, X: Any, *, target: Any = None) -> Attribution:
         """Attributions of each row of ``X``.
 
@@ -91,15 +111,17 @@ class _GradientMethod(GradientBatch, Method):
         Returns:
             An :class:`Attribution`; ``base_values`` are zeros (these methods have no
             reference output); ``stats`` hold ``model_rows`` (rows through forward +
-            backward), ``rows_per_call``, ``compiles``, ``seconds`` and, for SmoothGrad,
-            ``stderr``.
+            backward), ``rows_per_call``, ``compiles``, ``seconds`` and, for SmoothGrad
+            and VarGrad, ``noise_sd`` (the noise standard deviations of the first input:
+            ``[n]`` per row, or ``[n, d]`` per feature) and (SmoothGrad) ``stderr``.
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
         values, stderr, p, samples = self._compute(prep.x, prep.target, self._batch(prep.fn))
         base = np.zeros((prep.n,) if prep.target is not None else (prep.n, prep.fn.n_outputs))
         stats = {"model_rows": prep.n * samples, "rows_per_call": p.model_rows,
-                 "compiles": self.engine.compiled, "seconds": time.perf_counter() - t0}
+                 "compiles": self.engine.compiled, "seconds": time.perf_counter() - t0,
+                 **self._extra_stats(prep.x)}
         return attribution(self.name, prep, values, base, stats, self._config(), stderr)
 
 
@@ -145,8 +167,15 @@ class SmoothGrad(_GradientMethod):
 
     Args:
         model: Anything :func:`xaicore.export` accepts (float inputs).
-        noise_level: Noise standard deviation as a fraction of each row's input range
-            ``max(x) - min(x)`` (0.1-0.2 in the paper).
+        noise_level: Noise standard deviation as a fraction of the input's range
+            ``max - min`` (the paper's "noise level"; 10-20% recommended there; default
+            0.15). The range is each row's own for inputs of several axes per row
+            (images ``[H, W, C]``, sequences ``[L, C]``, as in the paper), and each
+            feature's over the rows of ``X`` for tabular rows ``[d]``, whose features
+            have their own units: explain several rows together (with one row, or a
+            feature constant over ``X``, there is no range and no noise). Unlike
+            captum's ``NoiseTunnel`` (``stdevs=1.0``, absolute), the scale follows the
+            data. ``stats["noise_sd"]`` holds the standard deviations used.
         n_samples: Noisy copies per row.
         seed: Seed of the explicit JAX random key (same seed, same attributions).
         max_batch: Model rows per device call.
@@ -166,19 +195,23 @@ class SmoothGrad(_GradientMethod):
         return {"noise_level": self.noise_level, "n_samples": self.n_samples,
                 "seed": self.seed}
 
-    def _compute(self, x: Any, target: Any, batch: int) -> tuple:
-        mean, var, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
-                                       n_samples=self.n_samples, seed=self.seed,
-                                       max_batch=batch, progress=self.progress)
-        return self._finish(mean, var), self._stderr(var), p, self.n_samples
+    def _extra_stats(self, x: Any) -> dict:
+        return {"noise_sd": np.asarray(by_input(noise_scale(x, self.noise_level),
+                                                self.fn)[0][1])}
 
-    def _finish(self, mean: Any, var: Any) -> Any:
+    def _compute(self, x: Any, target: Any, batch: int) -> tuple:
+        mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
+                                      n_samples=self.n_samples, seed=self.seed,
+                                      max_batch=batch, progress=self.progress)
+        return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
+
+    def _finish(self, mean: Any, sd: Any) -> Any:
         return mean
 
-    def _stderr(self, var: Any) -> Any:
+    def _stderr(self, sd: Any) -> Any:
         if self.n_samples < 2:   # one sample shows no spread: the error is unknown
-            return tmap(lambda v: np.full_like(v, np.nan), var)
-        return tmap(lambda v: np.sqrt(v / (self.n_samples - 1)), var)
+            return tmap(lambda v: np.full_like(v, np.nan), sd)
+        return tmap(lambda v: v / np.sqrt(self.n_samples - 1).astype(v.dtype), sd)
 
 
 class VarGrad(SmoothGrad):
@@ -187,8 +220,8 @@ class VarGrad(SmoothGrad):
 
     name = "VarGrad"
 
-    def _finish(self, mean: Any, var: Any) -> Any:
-        return var
+    def _finish(self, mean: Any, sd: Any) -> Any:
+        return tmap(np.square, sd)   # inf only where the true variance is not representable
 
-    def _stderr(self, var: Any) -> Any:
+    def _stderr(self, sd: Any) -> Any:
         return None
