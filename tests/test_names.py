@@ -45,3 +45,13 @@ def test_dataframe_columns_name_the_features(method):
         list("abcd")                                                     # the user's first
     plain = method(FN, X[:3]).explain(X).feature_names
     assert plain == ["f0", "f1", "f2", "f3"]
+
+
+@pytest.mark.parametrize("method", [xaicore.Saliency, xaicore.IntegratedGradients,
+                                    xaicore.GradientXInput])
+def test_dataframe_columns_name_gradient_features(method):
+    pd = pytest.importorskip("pandas")
+    cols = ["alcohol", "ash", "hue", "proline"]
+    att = method(FN).explain(pd.DataFrame(X, columns=cols), target=0)
+    assert att.feature_names == cols and att.values.shape == (6, 4)
+    assert method(FN).explain(X, target=0).feature_names is None

@@ -97,6 +97,12 @@ def reference(value: Any, x: Any, fn: ModelFn, arg: str) -> Any:
     return tuple(out) if fn.structure == "tuple" else out[0]
 
 
+def _columns(prep: Prepared, data: Any) -> list[str] | None:
+    """A DataFrame X's column names, when each column is one feature of a tabular input."""
+    cols = prep.columns
+    return cols if cols and np.ndim(data) == 2 and len(cols) == np.shape(data)[1] else None
+
+
 def attribution(name: str, prep: Prepared, values: Any, base: np.ndarray,
                 stats: dict, params: dict, stderr: Any = None) -> Attribution:
     """An :class:`Attribution` from per-input pytrees.
@@ -117,7 +123,7 @@ def attribution(name: str, prep: Prepared, values: Any, base: np.ndarray,
     if prep.target is not None and np.ndim(base) == 2:
         base = base[np.arange(prep.n), prep.target]
     return Attribution(values=np.asarray(pairs[0][1]), base_values=np.asarray(base),
-                       data=np.asarray(data), method=name, feature_names=None,
+                       data=np.asarray(data), method=name, feature_names=_columns(prep, data),
                        output_names=list(fn.output_names), target=prep.target,
                        params=params, stats=stats)
 
