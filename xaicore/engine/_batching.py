@@ -55,6 +55,12 @@ def check_max_batch(max_batch: int | None) -> int | None:
     return int(max_batch)
 
 
+def bucket(n: int) -> int:
+    """The padded size of a call of ``n`` rows: a power of two, at least 16, so that calls
+    of 3, 7 and 10 rows share one compilation and 64 rows a second."""
+    return max(16, 1 << max(0, (n - 1).bit_length()))
+
+
 def pad_rows(tree: Any, size: int) -> Any:
     """Pad every leaf's leading axis to ``size`` by repeating its last row."""
     def pad(a: np.ndarray) -> np.ndarray:
@@ -67,27 +73,42 @@ def pad_rows(tree: Any, size: int) -> Any:
 
 def run_chunked(step: Callable[..., Any], data: Any, chunk: int, *, shared: tuple = (),
                 progress: bool | None = None, desc: str = "xaicore",
-                exact_chunk: bool = False) -> Any:
+                exact_chunk: bool = False, pad: bool = True) -> Any:
     """Apply ``step(chunk_of_data, *shared)`` over the rows of ``data`` in fixed-size chunks.
 
     ``data`` is a pytree of arrays with a common leading axis ``n``; the last chunk is
-    padded so every call has the same shapes (one compilation). Outputs (a pytree of
+    padded so every call has the same shapes (one compilation), and a call of fewer rows
+    than ``chunk`` is padded to its :func:`bucket` (few shapes for many ``n``). Outputs (a pytree of
     arrays with a leading axis ``chunk``) are trimmed and concatenated on the host. With
     ``exact_chunk`` every call has ``chunk`` rows even when ``n`` is smaller (callers that
-    round ``chunk`` to a few sizes compile once for many ``n``).
+    round ``chunk`` to a few sizes compile once for many ``n``); ``pad=False`` hands the
+    last chunk over unpadded (a ``step`` that pads itself and skips the padding).
+
+    The host stays one call ahead of the device: the next chunk is cut and dispatched
+    before the previous result is copied back, so host work overlaps device work.
     """
     leaves = jax.tree_util.tree_leaves(data)
     n = int(leaves[0].shape[0])
-    chunk = max(1, chunk if exact_chunk else min(chunk, n))
+    chunk = max(1, chunk if exact_chunk else min(chunk, bucket(n)))
     meter = progress_meter(n, desc, progress)
-    pieces = []
+    pieces: list = []
+    pending: list = []
+
+    def collect() -> None:
+        rows, out = pending.pop(0)
+        pieces.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:rows], out))
+        meter.update(rows)
+
     try:
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            part = pad_rows(jax.tree_util.tree_map(lambda a: a[start:stop], data), chunk)
-            out = step(part, *shared)
-            pieces.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:stop - start], out))
-            meter.update(stop - start)
+            part = jax.tree_util.tree_map(lambda a: a[start:stop], data)
+            pending.append((stop - start, step(pad_rows(part, chunk) if pad else part,
+                                               *shared)))
+            if len(pending) > 1:
+                collect()
+        while pending:
+            collect()
     finally:
         meter.close()
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *pieces)

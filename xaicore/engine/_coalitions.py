@@ -68,17 +68,18 @@ def plan(n: int, s: int, k: int, max_batch: int) -> Plan:
 
     The ``n * s`` (instance, coalition) pairs stream through in one flat sequence; the
     device loop stops after the last chunk that holds pairs, so only the very last chunk
-    is padded. ``pairs`` and ``chunks`` are powers of two below their caps, so small calls
-    compile a few shapes and larger calls share one.
+    is padded.
     """
     k = max(k, 1)
     blocks = -(-k // max(1, max_batch))
     k = -(-k // blocks)
     total = n * s
     cap = max(1, max_batch // k)
-    pairs = min(cap, 1 << max(0, (total - 1).bit_length()))
-    n_chunks = -(-total // pairs)
-    chunks = min(_MAX_CHUNKS_PER_CALL, 1 << max(0, (n_chunks - 1).bit_length()))
+    # Compile few shapes: a call that fills more than 1/16 of a chunk gets the full chunk,
+    # and a call of more than one chunk the full device loop (the padded chunks are
+    # skipped on the device), so 3, 7, 10 and 64 rows share one or two compilations.
+    pairs = cap if total > cap // 16 else 1 << max(0, (total - 1).bit_length())
+    chunks = 1 if total <= pairs else _MAX_CHUNKS_PER_CALL
     return Plan(pairs=pairs, chunks=chunks, k=k, blocks=blocks)
 
 
@@ -196,7 +197,7 @@ class CoalitionEngine:
             return np.empty((n, 0, self.fn.n_outputs), dtype=np.float64)
         p = plan(n, s, self.background.shape[0], max_batch)
         total, per_call = n * s, p.pairs * p.chunks
-        span = min(n, per_call // s + 2)   # most instances one call's pairs can touch
+        span = per_call // s + 2   # most instances one call's pairs can touch (fixed: one shape)
         masks_d = jnp.asarray(np.asarray(masks, bool))
         background, weights = self._background_blocks(p)
         out = np.empty((n, s, self.fn.n_outputs), dtype=np.float64)

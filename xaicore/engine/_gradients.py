@@ -33,7 +33,7 @@ import numpy as np
 
 from .._errors import InputError, NonFiniteError
 from ..exporting._modelfn import ModelFn
-from ._batching import run_chunked
+from ._batching import pad_rows, run_chunked
 from ._inputs import with_known_specs
 
 tmap = jax.tree_util.tree_map
@@ -43,13 +43,22 @@ tmap = jax.tree_util.tree_map
 Sampler = Callable[[Any, Any, Any, jax.Array, jax.Array], tuple[Any, Any, jax.Array]]
 
 
+#: Chunks of ``rows`` instances one device call loops over when a call holds more rows
+#: than one chunk (fewer host round trips per model row on small, fast models).
+MAX_CHUNKS_PER_CALL = 16
+#: Fewest instances a compiled step holds: calls of 1 to 16 rows share one compilation
+#: (a notebook explaining 3, 7 and 10 rows compiles once).
+MIN_ROWS = 16
+
+
 @dataclass(frozen=True)
 class GradPlan:
     """How one call is cut into device calls."""
 
-    rows: int       # instances per device call
+    rows: int       # instances per chunk (one vmapped model application per block)
     block: int      # samples per instance in one vmapped block
-    n_blocks: int   # blocks scanned inside one device call
+    n_blocks: int   # blocks scanned inside one chunk
+    chunks: int = 1  # chunks looped over inside one device call
 
     @property
     def model_rows(self) -> int:
@@ -60,17 +69,20 @@ class GradPlan:
 def plan(n: int, n_samples: int, max_batch: int) -> GradPlan:
     """Rows and sample blocks with ``rows * block <= max_batch``.
 
-    ``rows`` is a power of two (the largest under the cap for calls with more rows, the
-    smallest holding them all otherwise): calls compile few shapes, larger calls share
-    one, and the padded last chunk wastes little.
+    ``rows`` is a power of two: the largest under the cap for calls with more rows (then
+    up to :data:`MAX_CHUNKS_PER_CALL` chunks run in one device call, the padded ones
+    skipped), else the smallest holding them all but at least :data:`MIN_ROWS`. So calls
+    compile few shapes (small calls share one, larger calls another), and the padded last
+    chunk wastes little.
     """
     n_blocks = -(-n_samples // max_batch)
     block = -(-n_samples // n_blocks)
     cap = max(1, max_batch // block)
+    floor = 1 << (cap.bit_length() - 1)
     if n > cap:                               # full chunks of a power of two: little padding
-        rows = 1 << (cap.bit_length() - 1)
-    else:
-        rows = min(cap, 1 << max(0, (n - 1).bit_length()))
+        return GradPlan(rows=floor, block=block, n_blocks=n_blocks,
+                        chunks=MAX_CHUNKS_PER_CALL)
+    rows = min(floor if cap < MIN_ROWS else cap, max(MIN_ROWS, 1 << max(0, (n - 1).bit_length())))
     return GradPlan(rows=rows, block=block, n_blocks=n_blocks)
 
 
@@ -113,7 +125,7 @@ def _not_finite(y: jax.Array, g: Any, r: int, block: int) -> tuple[jax.Array, ja
 
 
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
-              all_outputs: bool, need_sq: bool) -> Callable:
+              all_outputs: bool, need_sq: bool, chunks: int = 1) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
     target, key) -> (mean, sd | None, bad)``: pytrees like ``x`` (+ output axis), and
     ``bad int32[r, 2]``, the row's points with non-finite outputs, and with non-finite
@@ -187,7 +199,28 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
                   sq, dev, scale)
         return mean, sd, bad
 
-    return jax.jit(step)
+    if chunks == 1:
+        return jax.jit(step)
+
+    def multi(params: Any, x: Any, aux: Any, shared: Any, idx: jax.Array, target: jax.Array,
+              key: jax.Array, count: jax.Array) -> tuple[Any, Any, jax.Array]:
+        """``chunks`` chunks of ``rows`` instances in one call (the first ``count`` hold
+        rows; the others are skipped), outputs as one ``[chunks * rows, ...]`` pytree."""
+        split = (x, aux, idx, target)
+        split = tmap(lambda a: a.reshape((chunks, a.shape[0] // chunks, *a.shape[1:])), split)
+
+        def one(i: jax.Array) -> tuple[Any, Any, jax.Array]:
+            xs, auxs, ids, ts = tmap(lambda a: jax.lax.dynamic_index_in_dim(a, i, 0, False),
+                                     split)
+            return step(params, xs, auxs, shared, ids, ts, key)
+
+        shape = jax.eval_shape(one, jnp.int32(0))
+        out = tmap(lambda a: jnp.zeros((chunks, *a.shape), a.dtype), shape)
+        out = jax.lax.fori_loop(0, count, lambda i, o: tmap(
+            lambda a, v: jax.lax.dynamic_update_index_in_dim(a, v, i, 0), o, one(i)), out)
+        return tmap(lambda a: a.reshape((chunks * a.shape[1], *a.shape[2:])), out)
+
+    return jax.jit(multi)
 
 
 def check_finite(bad: np.ndarray, per_row: int, arg: str = "X") -> None:
@@ -283,15 +316,23 @@ class GradientEngine:
         n = int(leaves[0].shape[0])
         n_out = self._outputs(x)   # all outputs: the backward pass runs once per output
         p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch)
-        cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq)
+        cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks)
         if cfg not in self._steps:
             self._steps[cfg] = make_step(self._known, *cfg)
         step = self._steps[cfg]
         t = np.zeros(n, np.int32) if target is None else np.asarray(target, np.int32)
         data = (x, aux, np.arange(n, dtype=np.int32), t)
-        total, sd, bad = run_chunked(
-            lambda part: step(self.fn.params, part[0], part[1], shared, part[2], part[3], key),
-            data, p.rows, progress=progress, desc="gradients", exact_chunk=True)
+        if p.chunks == 1:
+            call = lambda part: step(self.fn.params, *part[:2], shared, *part[2:], key)  # noqa: E731
+        else:
+            def call(part: tuple) -> Any:
+                real = int(part[2].shape[0])              # rows before padding
+                part = pad_rows(part, p.rows * p.chunks)
+                count = jnp.int32(-(-real // p.rows))
+                return step(self.fn.params, *part[:2], shared, *part[2:], key, count)
+        total, sd, bad = run_chunked(call, data, p.rows * p.chunks, progress=progress,
+                                     desc="gradients", exact_chunk=True,
+                                     pad=p.chunks == 1)
         check_finite(bad, n_samples)
         return total, sd, p
 
