@@ -12,6 +12,7 @@ import sys as _sys
 if "keras" not in _sys.modules:
     _os.environ.setdefault("KERAS_BACKEND", "jax")
 
+from . import metrics as metrics  # noqa: E402
 from ._errors import ExportError as ExportError  # noqa: E402
 from ._errors import InputError as InputError  # noqa: E402
 from ._errors import NonFiniteError as NonFiniteError  # noqa: E402
@@ -36,10 +37,14 @@ from .methods._saliency import GradientXInput as GradientXInput  # noqa: E402
 from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
+from .metrics._quantus import channel_first_model as channel_first_model  # noqa: E402
+from .metrics._quantus import quantus_explain_func as quantus_explain_func  # noqa: E402
 from .results._attribution import Attribution as Attribution  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "export", "from_jax", "kmeans", "patch_groups", "__version__"]
+           "channel_first_model",
+           "export", "from_jax", "kmeans", "metrics", "patch_groups", "quantus_explain_func",
+           "__version__"]
