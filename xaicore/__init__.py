@@ -23,6 +23,8 @@ from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
 from .exporting._specs import TensorSpec as TensorSpec  # noqa: E402
+from .methods._attention import attention as attention  # noqa: E402
+from .methods._attention import attention_rollout as attention_rollout  # noqa: E402
 from .methods._exact_shap import ExactShap as ExactShap  # noqa: E402
 from .methods._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
 from .methods._gradcam import GradCAM as GradCAM  # noqa: E402
@@ -41,5 +43,5 @@ from .results._attribution import Attribution as Attribution  # noqa: E402
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
-           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
+           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations", "attention", "attention_rollout",
            "export", "from_jax", "kmeans", "patch_groups", "__version__"]

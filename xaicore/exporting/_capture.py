@@ -58,6 +58,31 @@ def _tap_class() -> type:
 
 
 _TAP = None
+_SCORES = None
+
+
+def _scores_class() -> type:
+    """A layer that calls a MultiHeadAttention layer (its own weights) with
+    ``return_attention_scores=True``. A new layer, because Keras counts a layer's outputs
+    by its first call, which returned the attention output alone."""
+    import keras
+
+    global _SCORES
+    if _SCORES is None:
+        class XaicoreAttentionScores(keras.layers.Layer):
+            def __init__(self, attention: Any, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.attention = attention
+
+            def call(self, *args: Any, **kwargs: Any) -> Any:
+                return self.attention(*args, **{**kwargs, "return_attention_scores": True})
+
+            def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
+                return self.attention.compute_output_spec(
+                    *args, **{**kwargs, "return_attention_scores": True})
+
+        _SCORES = XaicoreAttentionScores
+    return _SCORES
 
 
 def is_graph_model(layer: Any) -> bool:
@@ -174,8 +199,9 @@ def _graph_with_captures(model: Any, wants: dict[str, str], prefix: str,
                     not hasattr(layer, "_compute_attention"):
                 raise ExportError(f"layers: {prefix + layer.name!r} is a "
                                   f"{type(layer).__name__} layer, not MultiHeadAttention")
-            kwargs = {**kwargs, "return_attention_scores": True}
-            out, scores = layer(*args, **kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if k != "return_attention_scores"}
+            proxy = _scores_class()(layer, name=f"xaicore_scores_{layer.name}")
+            out, scores = proxy(*args, **kwargs)
             record(prefix + layer.name, scores)
             return out
         if id(layer) in nested:
