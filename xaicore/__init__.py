@@ -25,6 +25,8 @@ from .exporting._modelfn import from_jax as from_jax  # noqa: E402
 from .exporting._specs import TensorSpec as TensorSpec  # noqa: E402
 from .methods._attention import attention as attention  # noqa: E402
 from .methods._attention import attention_rollout as attention_rollout  # noqa: E402
+from .methods._describe import describe as describe  # noqa: E402
+from .methods._describe import plot_weights as plot_weights  # noqa: E402
 from .methods._exact_shap import ExactShap as ExactShap  # noqa: E402
 from .methods._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
 from .methods._gradcam import GradCAM as GradCAM  # noqa: E402
@@ -39,9 +41,11 @@ from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
 from .results._attribution import Attribution as Attribution  # noqa: E402
+from .results._plots_layers import plot_activations as plot_activations  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
-           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations", "attention", "attention_rollout",
-           "export", "from_jax", "kmeans", "patch_groups", "__version__"]
+           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
+           "attention", "attention_rollout", "describe", "export", "from_jax", "kmeans",
+           "patch_groups", "plot_activations", "plot_weights", "__version__"]

@@ -16,8 +16,9 @@ another activation, on any graph (skip connections included) and on a ``ModelFn`
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from .._errors import ExportError
 

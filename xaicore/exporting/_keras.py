@@ -9,8 +9,8 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 
 from .._errors import ExportError
-from ._modelfn import ModelFn, output_specs
 from ._capture import LOCK, Tapped, tapped
+from ._modelfn import ModelFn, output_specs
 from ._specs import TensorSpec
 
 # Layers that cannot enter a JAX function, and what to do instead.
