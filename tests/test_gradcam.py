@@ -1,6 +1,8 @@
 """Grad-CAM on a model whose class evidence sits in a known region; activations; layer IG."""
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -99,3 +101,92 @@ def test_sequential_model_and_layer_errors():
     fn = xaicore.from_jax(lambda x: x.sum(axis=(1, 2, 3))[:, None], input_shape=(8, 8, 1))
     with pytest.raises(xaicore.ExportError, match="model"):
         GradCAM(fn, layer="c")
+
+
+# -- saved Sequential models, ModelFn exported with layers=, vanishing gradients -----------
+
+def small_sequential_cnn(softmax: bool = False) -> keras.Model:
+    init = keras.initializers.GlorotUniform(seed=3)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(3, 3, activation="relu", kernel_initializer=init, name="c1"),
+        keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init, name="c2"),
+        keras.layers.Flatten(name="f"),
+        keras.layers.Dense(3, kernel_initializer=init, name="d",
+                           activation="softmax" if softmax else None)])
+
+
+def _digits(n: int) -> np.ndarray:
+    """scikit-learn's 8x8 digit images, scaled to [0, 1]."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    x = datasets.load_digits().images[:n] / 16.0
+    return x[..., None].astype(np.float32)
+
+
+def test_layer_methods_on_a_sequential_model_loaded_from_a_keras_file(tmp_path):
+    seq = small_sequential_cnn()
+    path = tmp_path / "seq.keras"
+    seq.save(path)
+    loaded = keras.saving.load_model(path)
+    X = _digits(5)
+    want = GradCAM(seq, layer="c2").explain(X, target=1).values
+    assert np.abs(want).max() > 0
+    for model in (loaded, path, str(path)):
+        got = GradCAM(model, layer="c2").explain(X, target=1).values
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    lig = LayerIntegratedGradients(seq, layer="c1", n_steps=8).explain(X, target=2)
+    for model in (loaded, path):
+        got = LayerIntegratedGradients(model, layer="c1", n_steps=8).explain(X, target=2)
+        np.testing.assert_allclose(got.values, lig.values, atol=1e-6)
+        assert got.stats["max_completeness_gap"] < 1e-4
+
+
+def test_layer_methods_take_a_modelfn_exported_with_the_layer():
+    seq = small_sequential_cnn()
+    X = _digits(4)
+    fn = xaicore.export(seq, layers=["c1", "c2"])
+    np.testing.assert_allclose(GradCAM(fn, layer="c2").explain(X).values,
+                               GradCAM(seq, layer="c2").explain(X).values, atol=1e-6)
+    np.testing.assert_allclose(
+        LayerIntegratedGradients(fn, layer="c1", n_steps=4).explain(X, target=0).values,
+        LayerIntegratedGradients(seq, layer="c1", n_steps=4).explain(X, target=0).values,
+        atol=1e-6)
+    with pytest.raises(xaicore.ExportError, match=r"^model: a ModelFn needs to be exported "
+                                                  r"from a Keras model with layers=\['f'\]"):
+        GradCAM(fn, layer="f")
+
+
+def test_gradcam_through_a_skip_connection_is_the_gradient_at_the_layer():
+    """Grad-CAM where a later layer also reads the input: the weights are the gradients
+    w.r.t. the layer's output, checked against the closed form of a linear model."""
+    inp = keras.Input((6, 6, 1))
+    conv = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")
+    h = conv(inp)
+    merged = keras.layers.Concatenate(name="cat")([h, inp])
+    out = keras.layers.Dense(1, use_bias=False, name="dense")(
+        keras.layers.GlobalAveragePooling2D(name="gap")(merged))
+    model = keras.Model(inp, out)
+    conv.set_weights([np.array([1.0, 2.0], np.float32).reshape(1, 1, 1, 2)])
+    model.get_layer("dense").set_weights([np.array([[3.0], [-1.0], [5.0]], np.float32)])
+    X = _digits(3)[:, 1:7, 1:7]
+    cam = GradCAM(model, layer="conv").explain(X, target=0).values
+    # d out / d h[..., c] = w_c / 36: cam = relu(sum_c w_c / 36 * h_c) = relu((3 - 2) x) / 36
+    np.testing.assert_allclose(cam, np.maximum(X[..., 0], 0) / 36.0, atol=1e-6)
+
+
+def test_gradcam_says_when_a_saturated_softmax_zeroes_the_maps():
+    model = small_sequential_cnn(softmax=True)
+    dense = model.get_layer("d")
+    w, b = dense.get_weights()
+    dense.set_weights([w * 1e4, b])          # probabilities of 0 and 1: gradients vanish
+    X = _digits(4)
+    assert np.all(model.predict(X, verbose=0).max(axis=1) == 1.0)
+    with pytest.warns(UserWarning, match=r"GradCAM: the map of 4 of 4 rows is all zero "
+                                         r"\(rows 0, 1, 2, 3\).*logits"):
+        att = GradCAM(model, layer="c2").explain(X, target="predicted")
+    np.testing.assert_array_equal(att.stats["zero_maps"], [0, 1, 2, 3])
+    dense.set_weights([w, b])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        att = GradCAM(model, layer="c2").explain(X, target="predicted")
+    assert att.stats["zero_maps"].size == 0

@@ -24,6 +24,10 @@ from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
 from .exporting._specs import TensorSpec as TensorSpec  # noqa: E402
+from .methods._attention import attention as attention  # noqa: E402
+from .methods._attention import attention_rollout as attention_rollout  # noqa: E402
+from .methods._describe import describe as describe  # noqa: E402
+from .methods._describe import plot_weights as plot_weights  # noqa: E402
 from .methods._exact_shap import ExactShap as ExactShap  # noqa: E402
 from .methods._expected_gradients import ExpectedGradients as ExpectedGradients  # noqa: E402
 from .methods._gradcam import GradCAM as GradCAM  # noqa: E402
@@ -40,11 +44,12 @@ from .methods._saliency import VarGrad as VarGrad  # noqa: E402
 from .metrics._quantus import channel_first_model as channel_first_model  # noqa: E402
 from .metrics._quantus import quantus_explain_func as quantus_explain_func  # noqa: E402
 from .results._attribution import Attribution as Attribution  # noqa: E402
+from .results._plots_layers import plot_activations as plot_activations  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "channel_first_model",
-           "export", "from_jax", "kmeans", "metrics", "patch_groups", "quantus_explain_func",
-           "__version__"]
+           "attention", "attention_rollout", "channel_first_model", "describe", "export",
+           "from_jax", "kmeans", "metrics", "patch_groups", "plot_activations", "plot_weights",
+           "quantus_explain_func", "__version__"]

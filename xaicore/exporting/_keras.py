@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 
 from .._errors import ExportError
+from ._capture import LOCK, Tapped, tapped
 from ._modelfn import ModelFn, output_specs
 from ._specs import TensorSpec
 
@@ -49,12 +50,11 @@ def layer_names(layers: Any) -> tuple[str, ...]:
 
 
 def check_layer_names(model: Any, layers: Sequence[str]) -> None:
-    """Refuse a name that is not one of the model's top-level layers."""
-    names = [layer.name for layer in model.layers]
-    for name in layers:
-        if name not in names:
-            raise ExportError(f"layers: no layer named {name!r} in model '{model.name}'; "
-                              f"its layers are {names}")
+    """Refuse a name that is not a layer of the model (``outer/inner`` inside nested
+    graph models)."""
+    from ._capture import check_paths
+
+    check_paths(model, layers)
 
 
 def _all_layers(model: Any) -> list:
@@ -108,18 +108,6 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
     return specs, "tuple"
 
 
-def _with_layers(model: Any, layers: Sequence[str]) -> Any:
-    import keras
-
-    check_layer_names(model, layers)
-    outputs = [model.get_layer(name).output for name in layers]
-    try:    # the model's own input structure (one tensor, list or dict): no Keras warning
-        inputs = model.input
-    except (AttributeError, ValueError):   # a Sequential model never called
-        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, [model.outputs, outputs])
-
-
 def _offending_layer(tb: types.TracebackType | None) -> str | None:
     """The innermost Keras layer on a traceback (to name it in export errors)."""
     keras = sys.modules.get("keras")
@@ -133,12 +121,15 @@ def _offending_layer(tb: types.TracebackType | None) -> str | None:
 
 
 def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
-                     source: str = "keras-jax") -> ModelFn:
+                     source: str = "keras-jax", *, scores: Sequence[str] = ()) -> ModelFn:
     """Export a built Keras 3 model living in a JAX-backend process.
 
     The variables are copied (Keras donates its buffers to later ``predict``/``fit``
     calls), and the model runs through ``stateless_call(..., training=False)``, so Dropout
-    is off and BatchNormalization uses its moving statistics.
+    is off and BatchNormalization uses its moving statistics. With ``layers`` (or, for
+    :func:`xaicore.attention`, ``scores``: MultiHeadAttention layers whose attention
+    weights are captured instead of their outputs) ``apply`` returns ``(outputs,
+    {name: tensor})``, and ``apply_at`` / ``head`` are set (see :class:`ModelFn`).
     """
     if not model.built:
         raise ExportError(f"model: '{model.name}' was never built: call it on a batch or "
@@ -146,7 +137,9 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
     layers = layer_names(layers)
     _check_layers(model)
     inputs, structure = _input_specs(model)
-    target = _with_layers(model, layers) if layers else model
+    captures = (*layers, *scores)
+    tap = tapped(model, layers, scores) if captures else None
+    target = tap.model if tap else model
 
     def copy(vs: list) -> list:
         return [jnp.array(v.value, copy=True) for v in vs]
@@ -156,13 +149,13 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
     def apply(params: Any, x: Any) -> Any:
         trainable, non_trainable = params
         y, _ = target.stateless_call(trainable, non_trainable, x, training=False)
-        if layers:
+        if captures:
             outs, acts = y
-            y = (outs[0] if len(outs) == 1 else outs, dict(zip(layers, acts)))
+            y = (outs[0] if len(outs) == 1 else outs, dict(zip(tap.keys, acts)))
         return y
 
     try:
-        outputs = output_specs(apply, params, inputs, structure, layers)
+        outputs = output_specs(apply, params, inputs, structure, captures)
     except ExportError:
         raise
     except Exception as e:
@@ -170,6 +163,42 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         at = f" at layer {where}" if where else ""
         raise ExportError(f"model: '{model.name}' could not be traced as a JAX function{at}: "
                           f"{type(e).__name__}: {e}") from e
+    extra = _layer_access(tap, apply, model.name) if tap else {}
     return ModelFn(apply=apply, params=params, inputs=inputs, outputs=outputs,
-                   structure=structure, layers=layers, source=source,
-                   meta={"model_name": model.name})
+                   structure=structure, layers=captures, source=source,
+                   meta={"model_name": model.name}, **extra)
+
+
+def _layer_access(tap: Tapped, apply: Any, name: str) -> dict:
+    """``apply_at`` (the model with shifted layer outputs) and ``head`` (the model from a
+    layer's output on) of a model exported with captured layers."""
+    def apply_at(params: Any, x: Any, shift: dict) -> Any:
+        for key in shift:
+            if key not in tap.taps:
+                raise ExportError(f"shift: {key!r} is not a captured layer output; the "
+                                  f"captured layers are {list(tap.taps)}")
+        with LOCK:
+            old = {k: tap.taps[k].value for k in shift}
+            try:
+                for k, v in shift.items():
+                    tap.taps[k].value = v
+                return apply(params, x)
+            finally:
+                for k, v in old.items():
+                    tap.taps[k].value = v
+
+    def head(layer: str) -> ModelFn:
+        import keras
+
+        if layer not in tap.taps:
+            raise ExportError(f"layer: {layer!r} is not a captured layer output; the "
+                              f"captured layers are {list(tap.taps)}")
+        try:
+            cut = keras.Model(tap.tensors[layer], tap.outputs, name=f"{name}_head")
+        except Exception as e:
+            raise ExportError(f"layer: the model cannot be cut at {layer!r}: later layers "
+                              f"also read tensors from before it (a skip connection): "
+                              f"{e}") from e
+        return export_keras_jax(cut)
+
+    return {"apply_at": apply_at, "head": head}

@@ -30,6 +30,15 @@ class ModelFn:
         structure: ``"single"``, ``"tuple"`` or ``"dict"``: how ``x`` is given.
         layers: Names of the intermediate layers whose outputs ``apply`` also returns.
         source: Where it came from: ``"keras-jax"``, ``"keras-file"``, ``"keras-tf"``, ``"jax"``.
+        apply_at: With ``layers=`` (Keras models on JAX): ``apply_at(params, x, shift)``
+            returns what ``apply`` returns, with the output ``a`` of each layer named in
+            the dict ``shift`` replaced by ``a + shift[name]`` for the rest of the model
+            (gradients w.r.t. the shift at 0 are those w.r.t. the layer's output; other
+            paths, such as skip connections, keep the values from ``x``). ``None``
+            otherwise.
+        head: With ``layers=``: ``head(name)`` is the model from that layer's output to
+            the model's outputs, as a ``ModelFn`` of the activation (for graphs in which
+            nothing after the layer reads an earlier tensor). ``None`` otherwise.
     """
 
     apply: Callable[..., Any]
@@ -40,6 +49,8 @@ class ModelFn:
     layers: tuple[str, ...] = ()
     source: str = "jax"
     meta: dict = field(default_factory=dict)
+    apply_at: Callable[..., Any] | None = None
+    head: Callable[[str], "ModelFn"] | None = None
 
     def __call__(self, x: Any) -> Any:
         """Evaluate the model on a batch: ``apply(params, x)``."""
