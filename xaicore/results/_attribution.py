@@ -55,6 +55,9 @@ class Attribution:
     target: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    #: The players' maps, one per row (``[n, *row]``, or ``[n, H, W]`` for images: a
+    #: segmentation), where the players were groups of input elements; ``-1``: no player.
+    groups: np.ndarray | None = None
 
     def __repr__(self) -> str:
         keys = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -123,6 +126,8 @@ class Attribution:
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.target is not None:
             arrays["target"] = np.asarray(self.target)
+        if self.groups is not None:
+            arrays["groups"] = np.ascontiguousarray(self.groups)
         scalars = {}
         for k, v in self.stats.items():
             if isinstance(v, np.ndarray):
