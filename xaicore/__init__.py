@@ -19,6 +19,7 @@ from ._errors import XaicoreError as XaicoreError  # noqa: E402
 from ._version import __version__ as __version__  # noqa: E402
 from .engine._background import kmeans as kmeans  # noqa: E402
 from .engine._players import patch_groups as patch_groups  # noqa: E402
+from .engine._superpixels import superpixels as superpixels  # noqa: E402
 from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
@@ -42,4 +43,4 @@ __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "Grad
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "export", "from_jax", "kmeans", "patch_groups", "__version__"]
+           "export", "from_jax", "kmeans", "patch_groups", "superpixels", "__version__"]

@@ -56,7 +56,6 @@ class ShapleyMethod(Method):
             background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
         super().__init__(model, max_batch=max_batch, progress=progress)
-        self.output_names = check_output_names(output_names, self.fn)
         self.link, self.seed = link, seed
         self._states: dict[int, dict] = {}
         self._shared_map = None if self.per_call else groups
@@ -79,6 +78,9 @@ class ShapleyMethod(Method):
                 check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part),
                                                      bg, self._batch(self.fn)),
                                    "background row")
+        if not self.fn.outputs and self.fn.inputs[0].shape is not None:
+            self.fn = with_known_specs(self.fn, None)        # the outputs, traced
+        self.output_names = check_output_names(output_names, self.fn)
         if self.per_call:
             self.groups, self.n_players, self.feature_names = None, 0, None
         else:
