@@ -1,6 +1,7 @@
 """Plots of an Attribution: each returns an Axes whose drawn content matches the values."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -234,8 +235,9 @@ def test_plot_image_of_patch_shapley(tiny_cnn, tmp_path):
     att = xaicore.ExactShap(fn, np.zeros((1, 8, 8, 3), "float32"), groups=groups
                             ).explain(X, target=0)
     assert att.values.shape == (2, 4)
-    with pytest.raises(InputError, match="groups"):
-        att.plot_image()
+    with pytest.raises(InputError, match="groups"):   # an Attribution without its map
+        dataclasses.replace(att, groups=None).plot_image()
+    np.testing.assert_array_equal(att.groups[1], groups)     # the map travels with it
     ax = att.plot_image(groups=groups, row=1)
     expected = np.repeat(np.repeat(att.values[1].reshape(2, 2), 4, 0), 4, 1)
     (im,) = [i for i in ax.images if i.get_gid() == "attribution"]

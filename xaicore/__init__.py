@@ -20,6 +20,7 @@ from ._errors import XaicoreError as XaicoreError  # noqa: E402
 from ._version import __version__ as __version__  # noqa: E402
 from .engine._background import kmeans as kmeans  # noqa: E402
 from .engine._players import patch_groups as patch_groups  # noqa: E402
+from .engine._superpixels import superpixels as superpixels  # noqa: E402
 from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
@@ -52,4 +53,4 @@ __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "Grad
            "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
            "attention", "attention_rollout", "channel_first_model", "describe", "export",
            "from_jax", "kmeans", "metrics", "patch_groups", "plot_activations", "plot_weights",
-           "quantus_explain_func", "__version__"]
+           "quantus_explain_func", "superpixels", "__version__"]

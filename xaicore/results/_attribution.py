@@ -55,6 +55,9 @@ class Attribution:
     target: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    #: The players' maps, one per row (``[n, *row]``, or ``[n, H, W]`` for images: a
+    #: segmentation), where the players were groups of input elements; ``-1``: no player.
+    groups: np.ndarray | None = None
 
     def __repr__(self) -> str:
         keys = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -93,13 +96,30 @@ class Attribution:
         return waterfall(self, row=row, ax=ax, max_display=max_display, output=output)
 
     def plot_image(self, row: int = 0, ax: Any = None, output: Any = None,
-                   cmap: str = "RdBu_r", overlay: bool = True, groups: Any = None) -> Any:
+                   cmap: str = "RdBu_r", overlay: bool = True, groups: Any = None,
+                   boundaries: bool = False) -> Any:
         """Diverging heat map of one image's attributions over the grayscale image; per-
-        player (patch) values need ``groups`` (e.g. ``xaicore.patch_groups``) to be
-        painted back. Returns the matplotlib Axes."""
+        player (patch, superpixel) values are painted back through ``groups`` (default:
+        the row's map in ``self.groups``); ``boundaries`` outlines the segments.
+        Returns the matplotlib Axes."""
         from ._plots_image import image
         return image(self, row=row, ax=ax, output=output, cmap=cmap, overlay=overlay,
-                     groups=groups)
+                     groups=groups, boundaries=boundaries)
+
+    def image_and_mask(self, row: int = 0, label: Any = None, positive_only: bool = True,
+                       negative_only: bool = False, num_features: int = 5,
+                       hide_rest: bool = False, min_weight: float = 0.0,
+                       hide_color: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """``(image, mask)`` exactly as lime's ``ImageExplanation.get_image_and_mask`` for
+        this row's segmentation (``self.groups[row]``) and values: the ``num_features``
+        segments of largest |value| (only positive ones with ``positive_only``, only
+        negative with ``negative_only``, both coloured otherwise); ``hide_rest`` fills
+        the other pixels with ``hide_color`` (lime: 0). ``label``: the output (index or
+        name) when every output was explained. Use with
+        ``skimage.segmentation.mark_boundaries(image, mask)``."""
+        from ._image_views import image_and_mask
+        return image_and_mask(self, row, label, positive_only, negative_only, num_features,
+                              hide_rest, min_weight, hide_color)
 
     def plot_beeswarm(self, ax: Any = None, max_display: int = 10, output: Any = None
                       ) -> Any:
@@ -123,6 +143,8 @@ class Attribution:
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.target is not None:
             arrays["target"] = np.asarray(self.target)
+        if self.groups is not None:
+            arrays["groups"] = np.ascontiguousarray(self.groups)
         scalars = {}
         for k, v in self.stats.items():
             if isinstance(v, np.ndarray):
@@ -150,13 +172,20 @@ class Attribution:
     def to_shap(self) -> Any:
         """A ``shap.Explanation`` (requires ``pip install xaicore[shap]``).
 
-        With all outputs explained, the output axis stays last, as shap expects.
+        With all outputs explained, the output axis stays last, as shap expects. Values of
+        grouped players (superpixels, patches) are spread back onto their pixels (each
+        pixel gets its player's value over the player's size, so rows keep their sums)
+        and ``data`` kept, so ``shap.plots.image(att.to_shap())`` draws them.
         """
         try:
             import shap
         except ImportError as e:
             raise ImportError("to_shap() needs shap: pip install 'xaicore[shap]'") from e
-        data = self.data if self.data.shape == self.values.shape[:self.data.ndim] else None
+        from ._image_views import painted_values
+        painted = painted_values(self)
+        values = self.values if painted is None else painted
+        names = self.feature_names if painted is None else None
+        data = self.data if self.data.shape == values.shape[:self.data.ndim] else None
         kw = {"output_names": self.output_names} if self.target is None else {}
-        return shap.Explanation(values=self.values, base_values=self.base_values, data=data,
-                                feature_names=self.feature_names, **kw)
+        return shap.Explanation(values=values, base_values=self.base_values, data=data,
+                                feature_names=names, **kw)

@@ -24,10 +24,11 @@ def _paint(vals: np.ndarray, groups: Any, img_shape: tuple[int, ...]) -> np.ndar
     if g.shape not in (tuple(img_shape), tuple(img_shape[:2])):
         raise InputError(f"groups: expected the image's shape {list(img_shape)} (as made by "
                          f"xaicore.patch_groups), got {list(g.shape)}")
-    if g.size and (g.min() < 0 or g.max() >= vals.size):
+    if g.size and (g.min() < -1 or g.max() >= vals.size):
         raise InputError(f"groups: player ids must lie in 0..{vals.size - 1} (the values hold "
-                         f"{vals.size} players per row), got {int(g.min())}..{int(g.max())}")
-    painted = vals[g]
+                         f"{vals.size} players per row; -1: no player), got "
+                         f"{int(g.min())}..{int(g.max())}")
+    painted = np.where(g >= 0, vals[np.maximum(g, 0)], 0.0)
     if g.ndim == 2:
         return painted
     heat = painted[..., 0].copy()
@@ -52,6 +53,8 @@ def heat_map(att: Attribution, row: int = 0, output: Any = None,
     vr = np.asarray(v[row], dtype=float)
     if groups is None and isinstance(att.params, dict) and att.params.get("groups") is not None:
         groups = att.params["groups"]
+    if groups is None and att.groups is not None and vr.shape[:len(img_shape)] != img_shape:
+        groups = np.asarray(att.groups)[row]
     if groups is not None:
         return _paint(vr.reshape(-1), groups, img_shape)
     if vr.shape == img_shape:
@@ -80,7 +83,8 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 
 def image(att: Attribution, row: int = 0, ax: Any = None, output: Any = None,
-          cmap: str = "RdBu_r", overlay: bool = True, groups: Any = None) -> Any:
+          cmap: str = "RdBu_r", overlay: bool = True, groups: Any = None,
+          boundaries: bool = False) -> Any:
     """A diverging heat map of one image's attributions (symmetric about 0, with a colorbar),
     over the grayscale image when ``overlay`` (weak values let the image show through)."""
     heat = heat_map(att, row, output, groups)
@@ -101,6 +105,15 @@ def image(att: Attribution, row: int = 0, ax: Any = None, output: Any = None,
     else:
         im = ax.imshow(heat, **kw)
     im.set_gid("attribution")
+    if boundaries:
+        from ._image_views import boundaries as edges
+        from ._image_views import segmentation
+        seg = np.asarray(groups) if groups is not None else segmentation(att, row)
+        seg = seg[..., 0] if seg.ndim == 3 else seg
+        edge = edges(seg)
+        rgba = np.zeros((*edge.shape, 4))
+        rgba[edge] = (1.0, 0.85, 0.0, 0.9)               # yellow, as mark_boundaries
+        ax.imshow(rgba, interpolation="nearest").set_gid("boundaries")
     sm = plt.cm.ScalarMappable(norm=Normalize(-vmax, vmax), cmap=cmap)
     reserve = _colorbar(ax, sm, vmax)
     ax.set_xticks([])
