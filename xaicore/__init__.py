@@ -19,6 +19,7 @@ from ._errors import XaicoreError as XaicoreError  # noqa: E402
 from ._version import __version__ as __version__  # noqa: E402
 from .engine._background import kmeans as kmeans  # noqa: E402
 from .engine._players import patch_groups as patch_groups  # noqa: E402
+from .engine._tokens import token_groups as token_groups  # noqa: E402
 from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
@@ -36,10 +37,13 @@ from .methods._saliency import GradientXInput as GradientXInput  # noqa: E402
 from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
+from .methods._text import explain_text as explain_text  # noqa: E402
+from .methods._text_gradients import TokenIntegratedGradients as TokenIntegratedGradients  # noqa: E402,E501
 from .results._attribution import Attribution as Attribution  # noqa: E402
 
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
-           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "export", "from_jax", "kmeans", "patch_groups", "__version__"]
+           "Saliency", "SmoothGrad", "TensorSpec", "TokenIntegratedGradients", "VarGrad",
+           "XaicoreError", "activations", "explain_text", "export", "from_jax", "kmeans",
+           "patch_groups", "token_groups", "__version__"]

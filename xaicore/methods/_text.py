@@ -1,0 +1,75 @@
+"""Explaining text models by token: the token positions of each row are the players,
+padding is none, and the token strings travel with the result."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from ..engine._tokens import check_ids, token_groups, token_strings, valid_positions
+from ..results._attribution import Attribution
+from ._shapley_base import ShapleyMethod
+from ._text_gradients import TokenIntegratedGradients
+
+
+def explain_text(explainer: Any, X: Any, *, target: Any = None, pad_id: int | None = None,
+                 mask: Any = None, tokens: Any = None, vocab: Any = None) -> Attribution:
+    """Attributions per token of each row of token ids ``X [n, L]``.
+
+    Absent tokens take the explainer's background: for text, build the Shapley methods
+    with a background of one row of the mask id, ``np.full((1, L), mask_id)`` (or real
+    background sequences); :class:`TokenIntegratedGradients` uses its ``baseline_id``.
+
+    Args:
+        explainer: A Shapley method or Lime built on the text model with no ``groups``
+            (each position a player), or a :class:`TokenIntegratedGradients`.
+        X: Integer token ids ``[n, L]`` (checked against the embedding's range).
+        target: As for every method.
+        pad_id: Padding id: those positions are no players of their row (always taken
+            from ``x``) and get value 0.
+        mask: ``bool[n, L]``, ``True`` at real tokens (e.g. an attention mask).
+        tokens: The string of every position, one list of ``L`` per row; or
+        vocab: the string of every id (``vocab[id]``).
+
+    Returns:
+        An :class:`Attribution` with ``values [n, L]`` (+ a trailing output axis for
+        ``target=None``), ``tokens`` and ``token_mask``, for ``to_html``, ``plot_text``
+        and ``to_shap`` (``shap.plots.text(att.to_shap()[0])``).
+
+    Example:
+        >>> ks = xaicore.KernelShap(model, np.full((1, 16), 1), n_samples=512)  # doctest: +SKIP
+        >>> att = xaicore.explain_text(ks, ids, pad_id=0, vocab=vocab, target=1)  # doctest: +SKIP
+    """
+    if isinstance(explainer, TokenIntegratedGradients):
+        return explainer.explain(X, target=target, pad_id=pad_id, mask=mask, tokens=tokens,
+                                 vocab=vocab)
+    if not isinstance(explainer, ShapleyMethod):
+        raise InputError(f"explainer: expected a Shapley method, Lime or "
+                         f"TokenIntegratedGradients, got {type(explainer).__name__}")
+    ids = explainer.fn.validate(X, "X")          # shape, dtype, the embedding's range
+    ids = check_ids(ids, "X")
+    length = ids.shape[1]
+    if explainer.groups.ndim != 1 or explainer.n_players != length \
+            or not np.array_equal(explainer.groups, np.arange(length)):
+        raise InputError(f"explainer: was built with groups= ({explainer.n_players} players); "
+                         f"for text build it without groups, so that the {length} token "
+                         "positions are the players")
+    keep = valid_positions(ids, pad_id, mask, "X")
+    strings = token_strings(ids, tokens, vocab)
+    if keep.all():
+        att = explainer.explain(ids, target=target)
+    else:
+        att = explainer.explain(ids, target=target, groups=token_groups(ids, mask=keep))
+    values = np.asarray(att.values)
+    if values.shape[1] < length:             # no row had a player at the last positions
+        pad = [(0, 0)] * values.ndim
+        pad[1] = (0, length - values.shape[1])
+        values = np.pad(values, pad)
+    names = [f"pos{j}" for j in range(length)]
+    return replace(att, values=values, feature_names=names, tokens=strings, token_mask=keep,
+                   params={**att.params, "pad_id": pad_id})
+
+
+__all__ = ["explain_text"]
