@@ -141,6 +141,39 @@ def test_deciding_token_is_top_for_shapley_and_ig(model):
     assert ks.tokens[0, 3] == "GOOD" and ks.token_mask.all()
 
 
+@pytest.mark.parametrize("background", ["mask_id", "rows"])
+def test_padding_is_no_player_of_shapley_methods(model, background):
+    ids = _ids()
+    keep = ids != PAD
+    bg = MASK if background == "mask_id" else np.full((2, L), MASK)
+    truth = _truth(model, ids, keep, 1)
+    ex = xaicore.explain_text(xaicore.ExactShap(model, bg), ids, target=1, pad_id=PAD,
+                              vocab=VOCAB)
+    np.testing.assert_allclose(ex.values, truth, atol=1e-5)
+    assert np.all(ex.values[~keep] == 0) and ex.token_mask.tolist() == keep.tolist()
+    assert ex.groups.tolist() == np.where(keep, np.arange(L), -1).tolist()
+    ks = xaicore.KernelShap(model, bg, n_samples=256, seed=0)
+    att = xaicore.explain_text(ks, ids, target=1, pad_id=PAD, vocab=VOCAB)
+    assert np.all(att.values[~keep] == 0)
+    assert att.values.argmax(axis=1).tolist() == [3, 8, 1, 5]
+    assert att.stats["max_efficiency_gap"] < 1e-6      # sum = f(x) - f(x with tokens masked)
+    np.testing.assert_allclose(att.values, truth, atol=0.02)
+    plain = xaicore.explain_text(ks, ids, target=1)       # padding as tokens: it counts
+    assert np.abs(plain.values[~keep]).max() > 1e-3
+
+
+def test_explain_text_refuses_what_it_cannot_use(model):
+    with pytest.raises(xaicore.InputError, match=r"^background: the mask id 50 is not a "
+                                                 r"token id of the embedding's range 0\.\.49"):
+        xaicore.explain_text(xaicore.ExactShap(model, V), _ids(), target=1)
+    grouped = xaicore.ExactShap(model, MASK, groups=np.arange(L) // 2)
+    with pytest.raises(xaicore.InputError, match=r"^explainer: was built with groups= "
+                                                 r"\(5 players\)"):
+        xaicore.explain_text(grouped, _ids(), target=1)
+    with pytest.raises(xaicore.InputError, match=r"^explainer: expected a Shapley method"):
+        xaicore.explain_text(xaicore.export(model), _ids())
+
+
 def test_token_ig_completeness_and_baselines(smooth, smooth_igs):
     ids = _ids()
     for baseline_id, ig in smooth_igs.items():

@@ -94,18 +94,34 @@ def background_blocks(background: np.ndarray, weights: np.ndarray, k: int, block
             weights.reshape(blocks, k))
 
 
-def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int, ...]
-               ) -> Callable:
+def _make_step(fn: ModelFn, groups: np.ndarray | None, link: str,
+               row_shape: tuple[int, ...], per_row_groups: bool = False,
+               per_row_background: bool = False) -> Callable:
+    """The jitted step. Two static branches each way: the groups shared by every row
+    (``groups``, a constant of the program: today's fast path) or each pair's own row of
+    the call's groups ``gs [R, E]`` (ids ``0..M``, ``M`` = "not a player", gathered on the
+    device per pair); the background blocks shared by every row, or one replacement row
+    per instance ``bs [R, *row]`` (``K = 1``, gathered per pair like the instances)."""
     link_f = link_fn(link)
-    g = jnp.asarray(groups)
+    g = None if per_row_groups else jnp.asarray(groups)
 
     def chunk(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
-              coal: jax.Array, background: jax.Array, weights: jax.Array) -> jax.Array:
+              coal: jax.Array, background: jax.Array, weights: jax.Array,
+              gs: jax.Array, bs: jax.Array) -> jax.Array:
         """``background [B, k, *row]``, ``weights [B, k]``: ``B`` blocks of ``k`` rows."""
         x = jnp.take(xs, inst, axis=0)                                    # [p, *row]
         p = x.shape[0]
         z = jnp.take(masks, coal, axis=0)                                 # [p, M]
-        elem = z[:, g].reshape((p, *row_shape))                           # [p, *row]
+        if per_row_groups:     # column M: "not a player", always taken from x
+            zx = jnp.concatenate([z, jnp.ones((p, 1), z.dtype)], axis=1)  # [p, M + 1]
+            elem = jnp.take_along_axis(zx, jnp.take(gs, inst, axis=0), axis=1)
+            elem = elem.reshape((p, *row_shape))                          # [p, *row]
+        else:
+            elem = z[:, g].reshape((p, *row_shape))                       # [p, *row]
+        if per_row_background:  # one replacement row per instance (K = 1)
+            b = jnp.take(bs, inst, axis=0)                                # [p, *row]
+            y = fn.apply_flat(params, jnp.where(elem, x, b))
+            return link_f(y.reshape((p, -1)))
 
         def block(bw: tuple[jax.Array, jax.Array]) -> jax.Array:
             b, w = bw
@@ -122,11 +138,12 @@ def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int,
 
     def step(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
              coal: jax.Array, count: jax.Array, background: jax.Array,
-             weights: jax.Array) -> jax.Array:
-        """The call's instances ``xs [R, *row]``; ``inst``, ``coal [c, p]``: each pair's
-        instance (row of ``xs``) and coalition; the first ``count`` chunks, ``[c, p, O]``."""
+             weights: jax.Array, gs: jax.Array, bs: jax.Array) -> jax.Array:
+        """The call's instances ``xs [R, *row]`` (and their groups ``gs`` / replacement
+        rows ``bs`` where used); ``inst``, ``coal [c, p]``: each pair's instance (row of
+        ``xs``) and coalition; the first ``count`` chunks, ``[c, p, O]``."""
         def one(i: jax.Array) -> jax.Array:
-            return chunk(params, xs, inst[i], masks, coal[i], background, weights)
+            return chunk(params, xs, inst[i], masks, coal[i], background, weights, gs, bs)
 
         shape = jax.eval_shape(one, jnp.int32(0))
         out = jnp.zeros((inst.shape[0], *shape.shape), shape.dtype)
@@ -139,28 +156,44 @@ def _make_step(fn: ModelFn, groups: np.ndarray, link: str, row_shape: tuple[int,
 class CoalitionEngine:
     """Evaluates ``v[n, s, o]`` for one model, background, grouping and link.
 
-    The compiled step is cached on the engine: calls with the same chunk shapes reuse it.
+    ``background`` may be ``None`` when every call brings one replacement row per
+    instance (``values(..., row_background=)``); ``groups`` may be ``None`` when every
+    call brings its own per-row groups (``values(..., groups=)``).
+
+    The compiled steps are cached on the engine: calls with the same chunk shapes reuse
+    them (one per branch: shared or per-row groups, shared or per-row background).
     """
 
-    def __init__(self, fn: ModelFn, background: np.ndarray, groups: np.ndarray,
+    def __init__(self, fn: ModelFn, background: np.ndarray | None, groups: np.ndarray | None,
                  link: str = "identity", weights: np.ndarray | None = None) -> None:
         self.fn = fn
-        self.row_shape = tuple(background.shape[1:])
-        self.background = np.asarray(background)
-        k = background.shape[0]
-        w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, float)
-        self.weights = (w / w.sum()).astype(np.float32)
+        self.background = None if background is None else np.asarray(background)
+        if self.background is not None:
+            k = self.background.shape[0]
+            w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, float)
+            self.weights = (w / w.sum()).astype(np.float32)
+        else:
+            self.weights = np.ones(1, np.float32)
         self._blocks: dict[tuple[int, int], tuple[jax.Array, jax.Array]] = {}
         self.groups = groups
         self.link = link
-        self._step = _make_step(fn, groups, link, self.row_shape)
+        self._steps: dict[tuple[tuple[int, ...], bool, bool], Callable] = {}
         self._predict = jax.jit(lambda p, x: link_fn(link)(fn.apply_flat(p, x)))
         self._forward = jax.jit(fn.apply_flat)
+        self._dummy = jnp.zeros((1,), jnp.int32)
+
+    def _step(self, row_shape: tuple[int, ...], per_row_groups: bool,
+              per_row_background: bool) -> Callable:
+        key = (row_shape, per_row_groups, per_row_background)
+        if key not in self._steps:
+            self._steps[key] = _make_step(self.fn, self.groups, self.link, row_shape,
+                                          per_row_groups, per_row_background)
+        return self._steps[key]
 
     @property
     def compiled(self) -> int:
-        """Number of compilations of the coalition step so far (for tests)."""
-        return self._step._cache_size()
+        """Number of compilations of the coalition steps so far (for tests)."""
+        return sum(f._cache_size() for f in self._steps.values())
 
     def base_value(self, max_batch: int | None = None) -> np.ndarray:
         """``link(mean_k f(b_k))``: the value of the empty coalition, ``[O]`` (the background
@@ -170,6 +203,13 @@ class CoalitionEngine:
         check_finite(fb, "the background", "background")
         y = self.weights.astype(np.float64) @ fb
         return np.asarray(link_fn(self.link)(jnp.asarray(y, jnp.float32)), dtype=np.float64)
+
+    def row_base_values(self, row_background: np.ndarray, max_batch: int) -> np.ndarray:
+        """``link(f(b_n))`` of one replacement row per instance: the empty coalition of
+        each row, ``[n, O]``."""
+        fb = run_chunked(lambda part: self._predict(self.fn.params, part), row_background,
+                         max_batch).astype(np.float64)
+        return check_finite(fb, "the replacement rows (background)", "background")
 
     def _background_blocks(self, p: Plan) -> tuple[jax.Array, jax.Array]:
         key = (p.k, p.blocks)
@@ -189,16 +229,35 @@ class CoalitionEngine:
         return check_finite(v1, "the explained rows", "X")
 
     def values(self, x: np.ndarray, masks: np.ndarray, max_batch: int,
-               progress: bool | None = None) -> np.ndarray:
-        """``v[n, s, o]`` for every instance and coalition (float64 on the host)."""
+               progress: bool | None = None, *, groups: np.ndarray | None = None,
+               row_background: np.ndarray | None = None) -> np.ndarray:
+        """``v[n, s, o]`` for every instance and coalition (float64 on the host).
+
+        Args:
+            groups: Per-row player ids ``int[n, E]`` (``E`` elements per row; ``-1``: not a
+                player, always taken from ``x``), or ``None`` for the engine's shared map.
+            row_background: One replacement row per instance ``[n, *row]`` (``K = 1``), or
+                ``None`` for the engine's background.
+        """
         n, s = x.shape[0], masks.shape[0]
         if s == 0:
             return np.empty((n, 0, self.fn.n_outputs), dtype=np.float64)
-        p = plan(n, s, self.background.shape[0], max_batch)
+        row_shape = tuple(x.shape[1:])
+        per_g, per_b = groups is not None, row_background is not None
+        k = 1 if per_b else self.background.shape[0]
+        p = plan(n, s, k, max_batch)
         total, per_call = n * s, p.pairs * p.chunks
         span = min(n, per_call // s + 2)   # most instances one call's pairs can touch
         masks_d = jnp.asarray(np.asarray(masks, bool))
-        background, weights = self._background_blocks(p)
+        if per_b:
+            background = weights = self._dummy
+        else:
+            background, weights = self._background_blocks(p)
+        if per_g:     # -1 -> M: the column of "always present" the step appends
+            m = masks.shape[1]
+            gids = np.asarray(groups).reshape(n, -1)
+            gids = np.where(gids < 0, m, gids).astype(np.int32)
+        step = self._step(row_shape, per_g, per_b)
         out = np.empty((n, s, self.fn.n_outputs), dtype=np.float64)
         flat = out.reshape(total, -1)
         meter = progress_meter(n, "coalitions", progress)
@@ -219,13 +278,17 @@ class CoalitionEngine:
                 inst, coal = np.divmod(pair, s)
                 first = int(inst[0])   # the instances go over once, the pairs index them
                 xs = pad_rows(x[first:first + span], span)
+                gs = jnp.asarray(pad_rows(gids[first:first + span], span)) if per_g \
+                    else self._dummy
+                bs = jnp.asarray(pad_rows(row_background[first:first + span], span)) \
+                    if per_b else self._dummy
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
-                res = self._step(self.fn.params, jnp.asarray(xs),
-                                 jnp.asarray((inst - first).astype(np.int32).reshape(
-                                     p.chunks, p.pairs)),
-                                 masks_d, jnp.asarray(coal.astype(np.int32).reshape(
-                                     p.chunks, p.pairs)), jnp.int32(count),
-                                 background, weights)
+                res = step(self.fn.params, jnp.asarray(xs),
+                           jnp.asarray((inst - first).astype(np.int32).reshape(
+                               p.chunks, p.pairs)),
+                           masks_d, jnp.asarray(coal.astype(np.int32).reshape(
+                               p.chunks, p.pairs)), jnp.int32(count),
+                           background, weights, gs, bs)
                 pending.append((p0, res))
                 if len(pending) > 2:
                     collect(*pending.pop(0))

@@ -75,3 +75,43 @@ def group_names(groups: Any, m: int, feature_names: Any, row_shape: tuple[int, .
         return names
     prefix = "f" if groups is None else "group"
     return [f"{prefix}{i}" for i in range(m)]
+
+
+def resolve_row_groups(groups: Any, n: int, row_shape: tuple[int, ...]
+                       ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Check per-row player maps (one per row of a call) and return
+    ``(flat ids int32[n, E], M, maps, active bool[n, M])``.
+
+    ``groups`` is ``[n, *row]``, ``[n, E]`` (``E`` elements per row) or, for image rows
+    ``[H, W, C]``, ``[n, H, W]`` (every channel of a pixel together). Ids are ``-1`` (not
+    a player: the element always keeps the instance's value) or ``0..M-1``, ``M`` the
+    largest id + 1 over the call; a row may leave ids unused (those players have no
+    element there, so no effect). ``maps`` is the groups as given (for the result).
+    """
+    size = int(np.prod(row_shape)) if row_shape else 1
+    try:
+        g = np.asarray(groups)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"groups: could not be read as an array ({e})") from None
+    pixel = len(row_shape) == 3 and g.shape == (n, *row_shape[:2])
+    shapes = [[n, *row_shape], [n, size]] + ([[n, *row_shape[:2]]] if len(row_shape) == 3
+                                             else [])
+    if g.shape[:1] != (n,) or not (pixel or g.shape in ((n, *row_shape), (n, size))):
+        raise InputError(f"groups: expected per-row maps {' or '.join(map(str, shapes))} "
+                         f"for {n} rows of shape {list(row_shape)}, got {list(g.shape)}")
+    if g.dtype.kind not in "iu":
+        raise InputError(f"groups: expected integer player ids, got dtype {g.dtype}")
+    if g.size and int(g.min()) < -1:
+        raise InputError(f"groups: player ids must be -1 (not a player) or >= 0, got "
+                         f"{int(g.min())}")
+    m = int(g.max()) + 1 if g.size else 0
+    if m < 1:
+        raise InputError("groups: expected at least one player (an id >= 0), got only -1")
+    if m > 1 << 20:
+        raise InputError(f"groups: expected at most {1 << 20} players, got ids up to {m - 1}")
+    full = np.broadcast_to(g[..., None], (n, *row_shape)) if pixel else g
+    flat = np.ascontiguousarray(full.reshape(n, size), dtype=np.int32)
+    active = np.zeros((n, m + 1), dtype=bool)
+    np.put_along_axis(active, np.where(flat < 0, m, flat), True, axis=1)
+    maps = g.reshape(n, *row_shape) if g.shape == (n, size) else g
+    return flat, m, maps, active[:, :m]

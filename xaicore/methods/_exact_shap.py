@@ -32,11 +32,15 @@ class ExactShap(ShapleyMethod):
 
     def __init__(self, model: Any, background: Any, **kwargs: Any) -> None:
         super().__init__(model, background, **kwargs)
-        m = self.n_players
+        self._init_players()
+
+    def _check_players(self, m: int) -> None:
         if m > MAX_PLAYERS:
             raise InputError(f"groups: ExactShap enumerates 2**M coalitions and takes at most "
                              f"M = {MAX_PLAYERS} players, got M = {m}; use KernelShap or "
                              "PermutationShap, or group features with groups=")
+
+    def _build(self, m: int) -> dict:
         masks, P = kernels.exact_operator(m)
         inner = masks.any(axis=1) & ~masks.all(axis=1)
         if m == 1:
@@ -44,10 +48,10 @@ class ExactShap(ShapleyMethod):
             # empty and full; the engine is still handed one (the full one again, weight 0)
             # so that every explain call evaluates a non-empty coalition table.
             inner = masks.all(axis=1)
-        self._inner_masks = masks[inner]
-        self._P_inner = P[:, inner] if m > 1 else np.zeros((1, 1))
-        self._P_empty = P[:, ~masks.any(axis=1)].sum(axis=1)
-        self._P_full = P[:, masks.all(axis=1)].sum(axis=1)
+        return {"_inner_masks": masks[inner],
+                "_P_inner": P[:, inner] if m > 1 else np.zeros((1, 1)),
+                "_P_empty": P[:, ~masks.any(axis=1)].sum(axis=1),
+                "_P_full": P[:, masks.all(axis=1)].sum(axis=1)}
 
     def _masks(self) -> np.ndarray:
         return self._inner_masks

@@ -1,6 +1,7 @@
 """KernelSHAP: a constrained weighted least-squares fit over sampled coalitions."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -97,33 +98,69 @@ class KernelShap(ShapleyMethod):
             raise InputError("n_boot: expected 0 (no standard errors) or an int >= 2 "
                              "(bootstrap resamples), got 1")
         ridge = check_float(ridge, "ridge")
+        if estimator not in ESTIMATORS:
+            raise InputError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
+        self._n_samples_arg, self._estimator_arg = n_samples, estimator
+        self.scheme_arg, self.paired, self.ridge = scheme, paired, ridge
+        self.backend, self.n_boot = backend, n_boot
         super().__init__(model, background, groups=groups, seed=seed, **kwargs)
-        m = self.n_players
+        self._init_players()
+
+    def _check_players(self, m: int) -> None:
         if m < 2:
             raise InputError(f"groups: KernelShap needs at least 2 players, got {m}")
+
+    def _build(self, m: int) -> dict:
         full = 2 ** m - 2 if m < 62 else 2 ** 62
+        n_samples = self._n_samples_arg
         if n_samples == "auto":
             n_samples = int(min(full, 2 * m + 2048))
-        self.n_samples = int(min(n_samples, full))
-        self.estimator = _pick_estimator(estimator, m, exact=self.n_samples >= full)
+        n_samples = int(min(n_samples, full))
+        estimator = _pick_estimator(self._estimator_arg, m, exact=n_samples >= full)
+        scheme = self.scheme_arg
         if scheme is None:  # the scheme that measured lowest error for each estimator
-            scheme = "stratified" if self.estimator == "cubic" else kernels.DEFAULT_SCHEME
+            scheme = "stratified" if estimator == "cubic" else kernels.DEFAULT_SCHEME
         try:
-            self.coalitions = kernels.sample_coalitions(m, self.n_samples, paired=paired,
-                                                        seed=self.seed, backend=backend,
-                                                        scheme=scheme)
+            coalitions = kernels.sample_coalitions(m, n_samples, paired=self.paired,
+                                                   seed=self.seed, backend=self.backend,
+                                                   scheme=scheme)
         except ValueError as e:   # the kernels name the argument they refuse
             if str(e).startswith("budget"):
                 raise InputError(f"n_samples: {e}") from None
             if str(e).startswith(("scheme:", "backend:")):
                 raise InputError(str(e)) from None
             raise
-        self.operator = kernels.wls_operator(self.coalitions.masks, self.coalitions.weights,
-                                             ridge=ridge, backend=backend)
-        self.scheme, self.backend, self.n_boot = scheme, backend, n_boot
-        self.cubic = kernels.cubic_design(self.coalitions.masks, self.coalitions.weights,
-                                          operator=self.operator) \
-            if self.estimator == "cubic" else None
+        operator = kernels.wls_operator(coalitions.masks, coalitions.weights,
+                                        ridge=self.ridge, backend=self.backend)
+        cubic = kernels.cubic_design(coalitions.masks, coalitions.weights,
+                                     operator=operator) if estimator == "cubic" else None
+        return {"n_samples": n_samples, "estimator": estimator, "scheme": scheme,
+                "coalitions": coalitions, "operator": operator, "cubic": cubic}
+
+    def _restricted(self, active: np.ndarray, v: np.ndarray, v0: np.ndarray,
+                    v1: np.ndarray, phi: np.ndarray, se: np.ndarray | None) -> None:
+        """The regression over the active players only, on the same coalitions (each
+        projected onto them; their value does not depend on the others): the Kernel SHAP
+        estimate of the row's own game, exact when every coalition was enumerated."""
+        a = np.flatnonzero(active)
+        phi[:] = 0.0
+        if se is not None:
+            se[:] = 0.0
+        if a.size == 1:
+            phi[:, a[0]] = v1 - v0
+            return
+        if a.size == 0:
+            return
+        coal = dataclasses.replace(self.coalitions, masks=self.coalitions.masks[:, a])
+        if self.estimator == "cubic" and a.size >= 3:
+            phi[:, a] = kernels.solve_cubic(coal.masks, coal.weights, v, v0, v1)
+            return
+        op = kernels.wls_operator(coal.masks, coal.weights, ridge=self.ridge,
+                                  backend=self.backend)
+        phi[:, a] = apply_operator(*op, v, v0, v1)
+        if se is not None:
+            se[:, a] = kernels.standard_errors(coal, v, v0, v1, n_boot=self.n_boot,
+                                               seed=self.seed)
 
     def _masks(self) -> np.ndarray:
         return self.coalitions.masks

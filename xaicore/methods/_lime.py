@@ -141,28 +141,39 @@ class Lime(ShapleyMethod):
                  link: str = "identity", background_size: int | None = None,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
         _check_args(n_samples, kernel_width, distance, alpha)
+        self.n_samples, self.distance = int(n_samples), distance
+        self._kernel_width_arg, self.alpha = kernel_width, float(alpha)
         super().__init__(model, background, groups=groups, feature_names=feature_names,
                          output_names=output_names, link=link,
                          background_size=background_size, seed=seed,
                          max_batch=max_batch, progress=progress)
-        m = self.n_players
-        if kernel_width is None:
-            kernel_width = 0.25 if distance == "cosine" else 0.75 * math.sqrt(m)
-        self.n_samples, self.distance = int(n_samples), distance
-        self.kernel_width, self.alpha = float(kernel_width), float(alpha)
-        #: The samples as drawn (``bool[n_samples, M]``, row 0 the instance) and weighted.
-        self.masks = lime_masks(m, self.n_samples, self.seed)
-        self.weights = lime_weights(self.masks, distance, self.kernel_width)
+        self._init_players()
+
+    def _width(self, m: int) -> float:
+        if self._kernel_width_arg is not None:
+            return float(self._kernel_width_arg)
+        return 0.25 if self.distance == "cosine" else 0.75 * math.sqrt(m)
+
+    def _fit(self, design: np.ndarray, weights: np.ndarray) -> dict:
+        """The ridge operator and the moments of the scores for distinct samples."""
+        d = np.concatenate([np.ones((len(design), 1)), design.astype(np.float64)], axis=1)
+        return {"operator": ridge_operator(design, weights, self.alpha),
+                "design_weights": weights,
+                "_gram": d.T @ (d * weights[:, None])}   # [1, z]' W [1, z]: scores
+
+    def _build(self, m: int) -> dict:
+        width = self._width(m)
+        masks = lime_masks(m, self.n_samples, self.seed)
+        weights = lime_weights(masks, self.distance, width)
         # distinct samples, each once, with their summed weight: the same weighted fit
-        self.design, inverse = np.unique(self.masks, axis=0, return_inverse=True)
-        self.design_weights = np.bincount(inverse.reshape(-1), weights=self.weights)
-        self.operator = ridge_operator(self.design, self.design_weights, self.alpha)
-        d = np.concatenate([np.ones((len(self.design), 1)), self.design.astype(np.float64)],
-                           axis=1)
-        self._gram = d.T @ (d * self.design_weights[:, None])   # [1, z]' W [1, z]: scores
-        on = self.design.sum(axis=1)
-        self._full, self._empty = np.flatnonzero(on == m), np.flatnonzero(on == 0)
-        self._mid = np.flatnonzero((on > 0) & (on < m))
+        design, inverse = np.unique(masks, axis=0, return_inverse=True)
+        dw = np.bincount(inverse.reshape(-1), weights=weights)
+        on = design.sum(axis=1)
+        #: The samples as drawn (``bool[n_samples, M]``, row 0 the instance) and weighted.
+        return {"kernel_width": width, "masks": masks, "weights": weights,
+                "design": design, **self._fit(design, dw),
+                "_full": np.flatnonzero(on == m), "_empty": np.flatnonzero(on == 0),
+                "_mid": np.flatnonzero((on > 0) & (on < m))}
 
     def _masks(self) -> np.ndarray:
         """The distinct samples the engine evaluates (the full and empty ones aside)."""
@@ -172,13 +183,17 @@ class Lime(ShapleyMethod):
         return {"n_samples": self.n_samples, "distance": self.distance,
                 "kernel_width": self.kernel_width, "alpha": self.alpha}
 
-    def explain(self, X: Any, *, target: Any = None) -> Attribution:
+    def explain(self, X: Any, *, target: Any = None, groups: Any = None
+                ) -> Attribution:
         """LIME coefficients of every player for each row of ``X``.
 
         Args:
             X: Inputs ``[n, ...]`` matching the model (and the background).
             target: ``None`` (all outputs: values ``[n, M, O]``), an int, one int per row,
                 or ``"predicted"`` (values ``[n, M]``).
+            groups: Per-row player maps for this call (e.g. :func:`xaicore.superpixels`),
+                as :meth:`KernelShap.explain`; a row with fewer players is fitted over its
+                own players only (as lime fits each image's own segments).
 
         Returns:
             An :class:`Attribution`: ``values`` are the ridge coefficients,
@@ -190,40 +205,71 @@ class Lime(ShapleyMethod):
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
-        x = prep.x
+        players = self._players_of_call(groups, prep)
+        self._use_players(players.m)
         batch = self._batch(prep.fn)
-        k = len(self.background)
-        v1 = self.engine.full_value(x, batch)                          # [n, O]
+        v0, v1, mid = self._values_of_call(prep, self._masks(), players, batch,
+                                           need_v0=self._empty.size > 0)
         y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]
         y[:, self._full] = v1[:, None]
-        if self._empty.size:
-            y[:, self._empty] = self.engine.base_value(batch)
-        if self._mid.size:
-            y[:, self._mid] = self.engine.values(x, self._masks(), batch, self.progress)
+        y[:, self._empty] = v0[:, None]
+        y[:, self._mid] = mid
         coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]
+        score = self._score(y, coef, self.design_weights, self._gram)
+        if players.active is not None:      # rows whose map leaves players out
+            patterns, which = np.unique(players.active, axis=0, return_inverse=True)
+            for j, act in enumerate(patterns):
+                if not act.all():
+                    r = np.flatnonzero(which.reshape(-1) == j)
+                    coef[r], score[r] = self._restricted_fit(act, y[r])
         base, phi = coef[:, 0], coef[:, 1:]
-        score = self._score(y, base, phi)
         t = prep.target
         if t is not None:
             rows = np.arange(prep.n)
             phi, base, score = phi[rows, :, t], base[rows, t], score[rows, t]
+        k = 1 if self.masking is not None else len(self.background)
         stats = {"model_rows": int(prep.n * (self._mid.size * k + 1)
-                                   + (k if self._empty.size else 0)),
+                                   + ((prep.n if self.masking is not None else k)
+                                      if self._empty.size else 0)),
                  "coalitions": len(self.design), "seconds": time.perf_counter() - t0,
                  "compiles": self.engine.compiled, "score": score}
-        return self._result(prep, phi, base, stats)
+        return self._result(prep, phi, base, stats, players)
 
-    def _score(self, y: np.ndarray, base: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    def _restricted_fit(self, active: np.ndarray, y: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """LIME over the active players only (lime's own fit for a row with fewer
+        segments): the same samples projected onto them, weighted by their distance in
+        that space (the kernel width of ``len(active)`` players); the absent players'
+        coefficients are 0."""
+        a = np.flatnonzero(active)
+        coef = np.zeros((y.shape[0], active.size + 1, y.shape[2]))
+        design, inverse = np.unique(self.design[:, a], axis=0, return_inverse=True)
+        if a.size == 0 or len(design) < 2:
+            coef[:, 0] = y.mean(axis=1)
+            return coef, np.ones((y.shape[0], y.shape[2]))
+        inverse = inverse.reshape(-1)
+        w = lime_weights(design, self.distance, self._width(a.size))
+        counts = np.bincount(inverse, weights=self.design_weights / lime_weights(
+            self.design, self.distance, self.kernel_width), minlength=len(design))
+        fit = self._fit(design, w * counts)
+        # every projected sample's value: the same for all samples that project onto it
+        y_u = np.zeros((y.shape[0], len(design), y.shape[2]))
+        y_u[:, inverse] = y
+        sub = np.einsum("ju,nuo->njo", fit["operator"], y_u, optimize=True)
+        coef[:, 0], coef[:, 1 + a] = sub[:, 0], sub[:, 1:]
+        return coef, self._score(y_u, sub, fit["design_weights"], fit["_gram"])
+
+    def _score(self, y: np.ndarray, coef: np.ndarray, w: np.ndarray, gram: np.ndarray
+               ) -> np.ndarray:
         """Weighted R^2 of each fit, ``[n, O]``, from moments: the ridge's normal equations
         give ``D'Wy = (G + alpha P) theta``, so the residual sum of squares is
         ``y'Wy - theta' G theta - 2 alpha |beta|^2`` (``O(U + M^2)`` per row, not
         ``O(U M)``: no predictions are formed)."""
-        w = self.design_weights
         total = w.sum()
-        theta = np.concatenate([base[:, None], phi], axis=1)            # [n, M + 1, O]
+        theta, phi = coef, coef[:, 1:]                                  # [n, M + 1, O]
         yy = np.einsum("u,nuo->no", w, y * y) / total
         mean = np.einsum("u,nuo->no", w, y) / total
-        fit = np.einsum("njo,jk,nko->no", theta, self._gram, theta, optimize=True)
+        fit = np.einsum("njo,jk,nko->no", theta, gram, theta, optimize=True)
         ss_res = np.maximum(yy - (fit + 2.0 * self.alpha * np.sum(phi * phi, axis=1)) / total,
                             0.0)
         ss_tot = np.maximum(yy - mean * mean, 0.0)

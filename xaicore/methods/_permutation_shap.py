@@ -62,13 +62,18 @@ class PermutationShap(ShapleyMethod):
         if antithetic and n_permutations % 2:
             raise InputError(f"n_permutations: must be even with antithetic=True (each "
                              f"permutation comes with its reverse), got {n_permutations}")
-        super().__init__(model, background, seed=seed, **kwargs)
-        if self.n_players < 2:
-            raise InputError(f"groups: PermutationShap needs at least 2 players, "
-                             f"got {self.n_players}")
         self.n_permutations, self.antithetic = n_permutations, antithetic
-        self.perms, self.masks, self.index = permutation_coalitions(
-            self.n_players, self.n_permutations, self.antithetic, self.seed)
+        super().__init__(model, background, seed=seed, **kwargs)
+        self._init_players()
+
+    def _check_players(self, m: int) -> None:
+        if m < 2:
+            raise InputError(f"groups: PermutationShap needs at least 2 players, got {m}")
+
+    def _build(self, m: int) -> dict:
+        perms, masks, index = permutation_coalitions(m, self.n_permutations,
+                                                     self.antithetic, self.seed)
+        return {"perms": perms, "masks": masks, "index": index}
 
     def _masks(self) -> np.ndarray:
         return self.masks

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -14,16 +15,25 @@ from ..engine._batching import default_max_batch, run_chunked
 from ..engine._coalitions import CoalitionEngine, link_fn
 from ..engine._inputs import column_names, row_elements, with_known_specs
 from ..engine._link_check import check_link_outputs
-from ..engine._players import group_names, resolve_groups
+from ..engine._masking import masking_of, replacement_rows
+from ..engine._players import group_names, resolve_groups, resolve_row_groups
 from ..results._attribution import Attribution
 from ._base import Method, check_output_names
 
 
 class ShapleyMethod(Method):
-    """Base of KernelShap, PermutationShap and ExactShap.
+    """Base of KernelShap, PermutationShap, ExactShap and Lime.
 
-    Subclasses define ``_estimate(v, v0, v1) -> (phi [n, M, O], stats)`` and
-    ``_masks() -> bool[S, M]`` (the coalitions to evaluate, without empty and full).
+    Subclasses define ``_build(m) -> dict`` (their state for ``m`` players: coalitions,
+    operators; set as attributes), ``_check_players(m)`` (refuse an ``m`` they cannot
+    take), ``_estimate(v, v0, v1) -> (phi [n, M, O], stats)``, ``_masks() -> bool[S, M]``
+    (the coalitions to evaluate, without empty and full) and, where the estimate of a row
+    whose map leaves players without elements is not simply zero there,
+    ``_restricted(...)``.
+
+    Players come from the constructor's ``groups`` (one map shared by every row) or from
+    each call's ``explain(X, groups=G)`` (one map per row; ``groups="per_call"`` in the
+    constructor when every call brings its own).
     """
 
     name = "Shapley"
@@ -33,14 +43,60 @@ class ShapleyMethod(Method):
                  link: str = "identity", background_size: int | None = None, seed: int = 0,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
         seed = check_seed(seed)
-        if feature_names is None and groups is None:     # a DataFrame's columns name them
+        self.per_call = isinstance(groups, str)
+        if self.per_call and groups != "per_call":
+            raise InputError(f"groups: expected a map of player ids, None or 'per_call', "
+                             f"got {groups!r}")
+        self.masking = masking_of(background)
+        if feature_names is None and groups is None and self.masking is None:
             feature_names = column_names(background[0] if isinstance(background, tuple)
-                                         else background)
+                                         else background)   # a DataFrame's columns
         self._named = feature_names is not None
         if background_size is not None:
             background_size = check_int(background_size, "background_size", 1)
         link_fn(link)  # validates the name
         super().__init__(model, max_batch=max_batch, progress=progress)
+        self.output_names = check_output_names(output_names, self.fn)
+        self.link, self.seed = link, seed
+        self._states: dict[int, dict] = {}
+        self._shared_map = None if self.per_call else groups
+        self._feature_names_arg = feature_names
+        if self.masking is not None:
+            if self.fn.structure != "single":
+                raise InputError("model: Shapley methods take single-input models; "
+                                 f"this one has inputs {list(self.fn.input_names)}")
+            if background_size is not None:
+                raise InputError(f"background_size: summarises background rows; the "
+                                 f"background is {self.masking.describe()!r}")
+            self.background = self.background_weights = None
+            row_shape = self.fn.inputs[0].shape
+        else:
+            bg, weights = self._background_rows(background, background_size)
+            self.background, self.background_weights = bg, weights
+            row_shape = tuple(bg.shape[1:])
+            if link != "identity":   # the link's domain, on the background's outputs
+                f = jax.jit(self.fn.apply_flat)
+                check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part),
+                                                     bg, self._batch(self.fn)),
+                                   "background row")
+        if self.per_call:
+            self.groups, self.n_players, self.feature_names = None, 0, None
+        else:
+            if row_shape is None:
+                raise InputError("groups: a plain JAX callable with a masking background "
+                                 "has no known row shape; give groups='per_call' and "
+                                 "explain(X, groups=...)")
+            self.groups, self.n_players = resolve_groups(groups, tuple(row_shape))
+            if self.n_players < 1:
+                raise InputError("groups: expected at least one player")
+            self.feature_names = group_names(groups, self.n_players, feature_names,
+                                             tuple(row_shape))
+        self._shared = (self.n_players, self.feature_names)
+        self.engine = CoalitionEngine(self.fn, self.background, self.groups, link,
+                                      self.background_weights)
+
+    def _background_rows(self, background: Any, background_size: int | None
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
         spec = self.fn.inputs[0]
         rows, weights = split_weights(background,
                                       None if spec.shape is None else len(spec.shape) + 1)
@@ -52,30 +108,47 @@ class ShapleyMethod(Method):
                 raise InputError(f"background_size: the background is already weighted "
                                  f"rows (a (rows, weights) pair of {len(bg)} rows); give "
                                  f"background_size={background_size} or the pair, not both")
-            bg, weights = kmeans(bg, background_size, seed=seed)
-        self.background = bg
-        self.background_weights = weights
-        self.groups, self.n_players = resolve_groups(groups, tuple(bg.shape[1:]))
-        if self.n_players < 1:
-            raise InputError("groups: expected at least one player")
-        self.feature_names = group_names(groups, self.n_players, feature_names,
-                                         tuple(bg.shape[1:]))
-        self.output_names = check_output_names(output_names, self.fn)
-        self.link = link
-        self.seed = seed
-        if link != "identity":   # the link's domain, on the background's outputs
-            f = jax.jit(self.fn.apply_flat)
-            check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part), bg,
-                                                 self._batch(self.fn)), "background row")
-        self.engine = CoalitionEngine(self.fn, bg, self.groups, link, weights)
+            bg, weights = kmeans(bg, background_size, seed=self.seed)
+        return bg, weights
+
+    def _init_players(self) -> None:
+        """Build the state of the shared map's players (subclasses call it last)."""
+        if not self.per_call:
+            self._use_players(self.n_players)
+
+    def _use_players(self, m: int) -> None:
+        """Switch to the state for ``m`` players, built once per ``m`` (a few kept)."""
+        if m not in self._states:
+            self._check_players(m)
+            keep = dict(list(self._states.items())[-3:])
+            keep[m] = self._build(m)
+            self._states = keep
+        self.__dict__.update(self._states[m])
+        self.n_players = m
 
     # -- to be defined by each method --------------------------------------------------
+    def _check_players(self, m: int) -> None:
+        pass
+
+    def _build(self, m: int) -> dict:
+        return {}
+
     def _masks(self) -> np.ndarray:
         raise NotImplementedError
 
     def _estimate(self, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
                   ) -> tuple[np.ndarray, dict]:
         raise NotImplementedError
+
+    def _restricted(self, active: np.ndarray, v: np.ndarray, v0: np.ndarray,
+                    v1: np.ndarray, phi: np.ndarray, se: np.ndarray | None) -> None:
+        """Rows ``v [r, S, O]`` whose players ``~active`` have no element: their values
+        (``phi [r, M, O]``, ``se``, edited in place) are those of the game of the active
+        players. Here: the absent players' values set to 0 (their marginal contributions
+        are 0 in every coalition: exact for enumeration and permutations)."""
+        phi[:, ~active] = 0.0
+        if se is not None:
+            se[:, ~active] = 0.0
 
     def _config(self) -> dict:
         return {}
@@ -86,47 +159,110 @@ class ShapleyMethod(Method):
         engine's default (cache-sized on CPU)."""
         return self.max_batch or default_max_batch(row_elements(fn), cache_sized=True)
 
-    def _result(self, prep: Any, values: np.ndarray, base: np.ndarray, stats: dict
-                ) -> Attribution:
+    def _players_of_call(self, groups: Any, prep: Any) -> Players:
+        """The call's players: its per-row maps, or the constructor's shared map."""
+        if groups is None:
+            if self.per_call:
+                raise InputError("groups: this explainer was built with groups='per_call'; "
+                                 "pass explain(X, groups=...) (one map per row)")
+            shared = None
+            if self._shared_map is not None:
+                g = np.asarray(self._shared_map)
+                shared = np.broadcast_to(g, (prep.n, *g.shape))
+            return Players(None, *self._shared[:1], shared, None, self._shared[1])
+        row_shape = tuple(np.shape(prep.x)[1:])
+        flat, m, maps, active = resolve_row_groups(groups, prep.n, row_shape)
+        names = [f"group{i}" for i in range(m)]
+        if self._feature_names_arg is not None and len(self._feature_names_arg) == m:
+            names = [str(n) for n in self._feature_names_arg]
+        return Players(flat, m, maps, None if active.all() else active, names)
+
+    def _replacements(self, x: np.ndarray, players: Players) -> np.ndarray | None:
+        if self.masking is None:
+            return None
+        flat = players.flat
+        if flat is None and self.masking.mode == "segment_mean":
+            flat = np.broadcast_to(self.groups, (x.shape[0], self.groups.size))
+        return replacement_rows(self.masking, x, flat)
+
+    def _result(self, prep: Any, values: np.ndarray, base: np.ndarray, stats: dict,
+                players: Players | None = None) -> Attribution:
         """The :class:`Attribution` of one call (values already narrowed to the target)."""
-        names = self.feature_names
+        names = self._shared[1] if players is None else players.names
         if not self._named and prep.columns and len(prep.columns) == len(names) \
-                and self.groups.ndim == 1:               # a DataFrame X names the columns
-            names = prep.columns
+                and (players is None or players.flat is None) and self.groups.ndim == 1:
+            names = prep.columns                          # a DataFrame X names the columns
+        bg = self.masking.describe() if self.masking is not None else len(self.background)
         return Attribution(values=values, base_values=base, data=np.asarray(prep.x),
                            method=self.name, feature_names=names,
                            output_names=self.output_names or list(prep.fn.output_names),
                            target=prep.target,
                            params={"link": self.link, "seed": self.seed,
-                                   "background_rows": len(self.background),
-                                   **self._config()},
-                           stats=stats)
+                                   "background_rows": bg, **self._config()},
+                           stats=stats,
+                           groups=None if players is None else players.maps)
 
-    def explain(self, X: Any, *, target: Any = None) -> Attribution:
+    def _values_of_call(self, prep: Any, masks: np.ndarray, players: Players, batch: int,
+                        need_v0: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``v0 [n, O]`` (zeros unless ``need_v0``), ``v1 [n, O]`` and ``v [n, S, O]``."""
+        x = prep.x
+        rows = self._replacements(x, players)
+        if not need_v0:
+            v0 = np.zeros((prep.n, self.fn.n_outputs))
+        elif players.flat is not None and (players.flat < 0).any():
+            # elements of no player keep x even in the empty coalition: v0 is per row
+            v0 = self.engine.values(x, np.zeros((1, players.m), bool), batch, False,
+                                    groups=players.flat, row_background=rows)[:, 0]
+        elif rows is None:
+            v0 = np.broadcast_to(self.engine.base_value(batch), (prep.n, self.fn.n_outputs))
+        else:
+            v0 = self.engine.row_base_values(rows, batch)
+        v1 = self.engine.full_value(x, batch)
+        v = self.engine.values(x, masks, batch, self.progress, groups=players.flat,
+                               row_background=rows)
+        return np.asarray(v0, dtype=np.float64), v1, v
+
+    def explain(self, X: Any, *, target: Any = None, groups: Any = None) -> Attribution:
         """Shapley values of every player for each row of ``X``.
 
         Args:
             X: Inputs ``[n, ...]`` matching the model (and the background).
             target: ``None`` (all outputs: values ``[n, M, O]``), an int, one int per row,
                 or ``"predicted"`` (values ``[n, M]``).
+            groups: Per-row player maps for this call (e.g. :func:`xaicore.superpixels`):
+                ``[n, *row]``, ``[n, E]`` or, for images ``[n, H, W, C]``, ``[n, H, W]``;
+                ids ``0..M-1`` (``M`` the largest + 1 over the call) or ``-1`` (not a
+                player: always the instance's value). A row may use fewer players: the
+                others have no element there and get 0. ``None``: the constructor's map.
 
         Returns:
             An :class:`Attribution`; ``base_values`` is the (link of the) expected output
             over the background; ``stats`` hold ``model_rows``, ``seconds``,
-            ``max_efficiency_gap`` and, where the estimator has one, ``stderr``.
+            ``max_efficiency_gap`` and, where the estimator has one, ``stderr``;
+            ``groups`` the players' maps, one per row (when players were groups).
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
-        x = prep.x
+        players = self._players_of_call(groups, prep)
+        self._use_players(players.m)
         batch = self._batch(prep.fn)
         masks = self._masks()
-        v0 = self.engine.base_value(batch)                  # [O]
-        v1 = self.engine.full_value(x, batch)               # [n, O]
-        v = self.engine.values(x, masks, batch, self.progress)  # [n, S, O]
-        phi, stats = self._estimate(v, np.broadcast_to(v0, v1.shape), v1)
-        gap = np.abs(phi.sum(axis=1) - (v1 - v0))           # [n, O]
-        base = np.broadcast_to(v0, v1.shape).copy()
+        v0, v1, v = self._values_of_call(prep, masks, players, batch)
+        phi, stats = self._estimate(v, v0, v1)
         se = stats.pop("stderr", None)
+        if players.active is not None:        # rows whose map leaves players out
+            patterns, which = np.unique(players.active, axis=0, return_inverse=True)
+            for j, act in enumerate(patterns):
+                if act.all():
+                    continue
+                r = np.flatnonzero(which.reshape(-1) == j)
+                sub_phi, sub_se = phi[r], None if se is None else se[r]
+                self._restricted(act, v[r], v0[r], v1[r], sub_phi, sub_se)
+                phi[r] = sub_phi
+                if se is not None:
+                    se[r] = sub_se
+        gap = np.abs(phi.sum(axis=1) - (v1 - v0))           # [n, O]
+        base = v0.copy()
         t = prep.target
         if t is not None:
             rows = np.arange(prep.n)
@@ -134,8 +270,20 @@ class ShapleyMethod(Method):
             se = None if se is None else se[rows, :, t]
         if se is not None:
             stats["stderr"] = se
-        k = len(self.background)
-        stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1) + k),
+        k = 1 if self.masking is not None else len(self.background)
+        stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1)
+                                    + (prep.n if self.masking is not None else k)),
                      coalitions=int(masks.shape[0]), seconds=time.perf_counter() - t0,
                      max_efficiency_gap=float(gap.max()), compiles=self.engine.compiled)
-        return self._result(prep, phi, base, stats)
+        return self._result(prep, phi, base, stats, players)
+
+
+@dataclass(frozen=True)
+class Players:
+    """The players of one call."""
+
+    flat: np.ndarray | None     # per-row ids int32[n, E] (-1: not a player), or None: shared
+    m: int                      # players (the largest id + 1 over the call)
+    maps: np.ndarray | None     # the maps as given, one per row (for the Attribution)
+    active: np.ndarray | None   # bool[n, M]: players with an element in the row (None: all)
+    names: list | None

@@ -19,8 +19,9 @@ def explain_text(explainer: Any, X: Any, *, target: Any = None, pad_id: int | No
     """Attributions per token of each row of token ids ``X [n, L]``.
 
     Absent tokens take the explainer's background: for text, build the Shapley methods
-    with a background of one row of the mask id, ``np.full((1, L), mask_id)`` (or real
-    background sequences); :class:`TokenIntegratedGradients` uses its ``baseline_id``.
+    with ``background=mask_id`` (every absent token becomes the mask id), or with
+    background sequences ``[K, L]``; :class:`TokenIntegratedGradients` uses its
+    ``baseline_id``.
 
     Args:
         explainer: A Shapley method or Lime built on the text model with no ``groups``
@@ -39,7 +40,7 @@ def explain_text(explainer: Any, X: Any, *, target: Any = None, pad_id: int | No
         and ``to_shap`` (``shap.plots.text(att.to_shap()[0])``).
 
     Example:
-        >>> ks = xaicore.KernelShap(model, np.full((1, 16), 1), n_samples=512)  # doctest: +SKIP
+        >>> ks = xaicore.KernelShap(model, background=1, n_samples=512)  # doctest: +SKIP
         >>> att = xaicore.explain_text(ks, ids, pad_id=0, vocab=vocab, target=1)  # doctest: +SKIP
     """
     if isinstance(explainer, TokenIntegratedGradients):
@@ -48,28 +49,48 @@ def explain_text(explainer: Any, X: Any, *, target: Any = None, pad_id: int | No
     if not isinstance(explainer, ShapleyMethod):
         raise InputError(f"explainer: expected a Shapley method, Lime or "
                          f"TokenIntegratedGradients, got {type(explainer).__name__}")
-    ids = explainer.fn.validate(X, "X")          # shape, dtype, the embedding's range
-    ids = check_ids(ids, "X")
+    ids = check_ids(explainer.fn.validate(X, "X"), "X")   # dtype, the embedding's range
     length = ids.shape[1]
-    if explainer.groups.ndim != 1 or explainer.n_players != length \
-            or not np.array_equal(explainer.groups, np.arange(length)):
+    if not explainer.per_call and (explainer.groups.ndim != 1 or explainer.n_players != length
+                                   or not np.array_equal(explainer.groups, np.arange(length))):
         raise InputError(f"explainer: was built with groups= ({explainer.n_players} players); "
-                         f"for text build it without groups, so that the {length} token "
-                         "positions are the players")
+                         f"for text build it without groups (or with groups='per_call'), so "
+                         f"that the {length} token positions are the players")
+    _check_mask_id(explainer)
     keep = valid_positions(ids, pad_id, mask, "X")
     strings = token_strings(ids, tokens, vocab)
-    if keep.all():
+    if keep.all() and not explainer.per_call:
         att = explainer.explain(ids, target=target)
     else:
         att = explainer.explain(ids, target=target, groups=token_groups(ids, mask=keep))
-    values = np.asarray(att.values)
-    if values.shape[1] < length:             # no row had a player at the last positions
-        pad = [(0, 0)] * values.ndim
-        pad[1] = (0, length - values.shape[1])
-        values = np.pad(values, pad)
+    stats = dict(att.stats)
+    if isinstance(stats.get("stderr"), np.ndarray):
+        stats["stderr"] = _to_length(stats["stderr"], length)
     names = [f"pos{j}" for j in range(length)]
-    return replace(att, values=values, feature_names=names, tokens=strings, token_mask=keep,
+    return replace(att, values=_to_length(np.asarray(att.values), length), stats=stats,
+                   feature_names=names, tokens=strings, token_mask=keep,
                    params={**att.params, "pad_id": pad_id})
+
+
+def _to_length(a: np.ndarray, length: int) -> np.ndarray:
+    """Values of ``M <= L`` players (no row had a token at the last positions) as
+    ``[n, L, ...]``: those positions get 0."""
+    if a.shape[1] >= length:
+        return a
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (0, length - a.shape[1])
+    return np.pad(a, pad)
+
+
+def _check_mask_id(explainer: ShapleyMethod) -> None:
+    """A constant background (``background=mask_id``) must be an id the embedding has."""
+    masking, spec = explainer.masking, explainer.fn.inputs[0]
+    if masking is None or masking.mode != "constant" or spec.id_range is None:
+        return
+    c = masking.value
+    if c != int(c) or not 0 <= c < spec.id_range:
+        raise InputError(f"background: the mask id {c:g} is not a token id of the "
+                         f"embedding's range 0..{spec.id_range - 1}")
 
 
 __all__ = ["explain_text"]

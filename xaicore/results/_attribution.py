@@ -59,6 +59,9 @@ class Attribution:
     target: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    #: The players' maps, one per row (``[n, *row]``, or ``[n, H, W]`` for images: a
+    #: segmentation), where the players were groups of input elements; ``-1``: no player.
+    groups: np.ndarray | None = None
     tokens: np.ndarray | None = None
     token_mask: np.ndarray | None = None
 
@@ -165,6 +168,8 @@ class Attribution:
         arrays = {"values": self.values, "base_values": self.base_values, "data": self.data}
         if self.target is not None:
             arrays["target"] = np.asarray(self.target)
+        if self.groups is not None:
+            arrays["groups"] = np.ascontiguousarray(self.groups)
         if self.tokens is not None:
             arrays["text__tokens"] = np.asarray(self.tokens, dtype=str)
         if self.token_mask is not None:

@@ -139,7 +139,7 @@ def _check_rows(arrays: dict[str, np.ndarray], p: pathlib.Path) -> None:
             raise InputError(f"path: {str(p)!r} is inconsistent: {key!r} holds a single "
                              "number, not rows")
     n = values.shape[0]
-    for key in ("base_values", "data", "target"):
+    for key in ("base_values", "data", "target", "groups"):
         a = arrays.get(key)
         if a is not None and a.ndim > 0 and a.shape[0] != n:
             raise InputError(f"path: {str(p)!r} is inconsistent: 'values' has {n} rows but "
@@ -180,7 +180,7 @@ def read_attribution(path: Any) -> dict:
         meta = _meta(z, p)
         arrays = {k: _entry(z, k, p) for k in ("values", "base_values", "data")}
         for k in z.files:
-            if k == "target" or k.startswith(("stats__", "text__")):
+            if k in ("target", "groups") or k.startswith(("stats__", "text__")):
                 arrays[k] = _entry(z, k, p)
     _check_rows(arrays, p)
     stats = dict(meta["stats"])
@@ -189,6 +189,7 @@ def read_attribution(path: Any) -> dict:
             "data": arrays["data"], "method": meta["method"],
             "feature_names": meta["feature_names"], "output_names": meta["output_names"],
             "target": arrays.get("target"), "params": meta["params"], "stats": stats,
+            **({"groups": arrays["groups"]} if "groups" in arrays else {}),
             **_text_fields(arrays, p)}
 
 
