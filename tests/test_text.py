@@ -141,12 +141,17 @@ def test_deciding_token_is_top_for_shapley_and_ig(model):
     assert ks.tokens[0, 3] == "GOOD" and ks.token_mask.all()
 
 
+@pytest.fixture(scope="module")
+def padded_truth(model) -> np.ndarray:
+    return _truth(model, _ids(), _ids() != PAD, 1)
+
+
 @pytest.mark.parametrize("background", ["mask_id", "rows"])
-def test_padding_is_no_player_of_shapley_methods(model, background):
+def test_padding_is_no_player_of_shapley_methods(model, padded_truth, background):
     ids = _ids()
     keep = ids != PAD
     bg = MASK if background == "mask_id" else np.full((2, L), MASK)
-    truth = _truth(model, ids, keep, 1)
+    truth = padded_truth
     ex = xaicore.explain_text(xaicore.ExactShap(model, bg), ids, target=1, pad_id=PAD,
                               vocab=VOCAB)
     np.testing.assert_allclose(ex.values, truth, atol=1e-5)
@@ -158,6 +163,7 @@ def test_padding_is_no_player_of_shapley_methods(model, background):
     assert att.values.argmax(axis=1).tolist() == [3, 8, 1, 5]
     assert att.stats["max_efficiency_gap"] < 1e-6      # sum = f(x) - f(x with tokens masked)
     np.testing.assert_allclose(att.values, truth, atol=0.02)
+    xaicore.explain_text(ks, ids[2:3], target=1, pad_id=PAD)   # a call of 6 players
     plain = xaicore.explain_text(ks, ids, target=1)       # padding as tokens: it counts
     assert np.abs(plain.values[~keep]).max() > 1e-3
 

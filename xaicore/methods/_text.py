@@ -51,9 +51,10 @@ def explain_text(explainer: Any, X: Any, *, target: Any = None, pad_id: int | No
                          f"TokenIntegratedGradients, got {type(explainer).__name__}")
     ids = check_ids(explainer.fn.validate(X, "X"), "X")   # dtype, the embedding's range
     length = ids.shape[1]
-    if not explainer.per_call and (explainer.groups.ndim != 1 or explainer.n_players != length
-                                   or not np.array_equal(explainer.groups, np.arange(length))):
-        raise InputError(f"explainer: was built with groups= ({explainer.n_players} players); "
+    shared = explainer.groups      # the constructor's map (n_players follows each call)
+    if not explainer.per_call and not np.array_equal(shared, np.arange(length)):
+        raise InputError(f"explainer: was built with groups= ({int(shared.max()) + 1} "
+                         f"players); "
                          f"for text build it without groups (or with groups='per_call'), so "
                          f"that the {length} token positions are the players")
     _check_mask_id(explainer)
