@@ -21,6 +21,7 @@ from ._version import __version__ as __version__  # noqa: E402
 from .engine._background import kmeans as kmeans  # noqa: E402
 from .engine._players import patch_groups as patch_groups  # noqa: E402
 from .engine._superpixels import superpixels as superpixels  # noqa: E402
+from .engine._tokens import token_groups as token_groups  # noqa: E402
 from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
@@ -42,6 +43,8 @@ from .methods._saliency import GradientXInput as GradientXInput  # noqa: E402
 from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
+from .methods._text import explain_text as explain_text  # noqa: E402
+from .methods._text_gradients import TokenIntegratedGradients as TokenIntegratedGradients  # noqa: E402,E501
 from .metrics._quantus import channel_first_model as channel_first_model  # noqa: E402
 from .metrics._quantus import quantus_explain_func as quantus_explain_func  # noqa: E402
 from .results._attribution import Attribution as Attribution  # noqa: E402
@@ -50,7 +53,8 @@ from .results._plots_layers import plot_activations as plot_activations  # noqa:
 __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
            "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
-           "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "attention", "attention_rollout", "channel_first_model", "describe", "export",
-           "from_jax", "kmeans", "metrics", "patch_groups", "plot_activations", "plot_weights",
-           "quantus_explain_func", "superpixels", "__version__"]
+           "Saliency", "SmoothGrad", "TensorSpec", "TokenIntegratedGradients", "VarGrad",
+           "XaicoreError", "activations", "attention", "attention_rollout", "channel_first_model",
+           "describe", "explain_text", "export", "from_jax", "kmeans", "metrics", "patch_groups",
+           "plot_activations", "plot_weights", "quantus_explain_func", "superpixels",
+           "token_groups", "__version__"]

@@ -6,5 +6,6 @@ targets. May import: ``exporting``, ``kernels`` and the base modules.
 from ._background import kmeans as kmeans
 from ._players import patch_groups as patch_groups
 from ._superpixels import superpixels as superpixels
+from ._tokens import token_groups as token_groups
 
-__all__ = ["kmeans", "patch_groups", "superpixels"]
+__all__ = ["kmeans", "patch_groups", "superpixels", "token_groups"]

@@ -86,6 +86,22 @@ def input_names(tensors: Sequence[Any]) -> list[str]:
     return [d if not n or _AUTO_NAME.match(n) else n for n, d in zip(names, default)]
 
 
+def _id_ranges(model: Any) -> dict[int, int]:
+    """``{id(input tensor): input_dim}`` of the integer inputs an Embedding layer reads
+    directly (the smallest ``input_dim`` where several do): the ids they accept."""
+    out: dict[int, int] = {}
+    for layer in _all_layers(model):
+        if type(layer).__name__ != "Embedding":
+            continue
+        try:
+            t = layer.input
+        except (AttributeError, ValueError):  # not called, or called more than once
+            continue
+        dim = int(layer.input_dim)
+        out[id(t)] = min(dim, out.get(id(t), dim))
+    return out
+
+
 def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
     inputs = getattr(model, "_inputs_struct", None)
     try:
@@ -97,12 +113,14 @@ def _input_specs(model: Any) -> tuple[tuple[TensorSpec, ...], str]:
             f"model: '{model.name}' has no symbolic inputs (a subclassed model called "
             "without an Input): wrap it, e.g. keras.Model(inp := keras.Input(shape), "
             "model(inp)), or use xaicore.from_jax")
-    specs = tuple(TensorSpec(name, tuple(t.shape[1:]), str(t.dtype))
+    ranges = _id_ranges(model)
+    specs = tuple(TensorSpec(name, tuple(t.shape[1:]), str(t.dtype), ranges.get(id(t)))
                   for name, t in zip(input_names(tensors), tensors))
     if len(tensors) == 1:
         return specs, "single"
     if isinstance(inputs, dict):
-        specs = tuple(TensorSpec(str(k), tuple(v.shape[1:]), str(v.dtype))
+        specs = tuple(TensorSpec(str(k), tuple(v.shape[1:]), str(v.dtype),
+                                 ranges.get(id(v)))
                       for k, v in inputs.items())
         return specs, "dict"
     return specs, "tuple"

@@ -18,11 +18,14 @@ class TensorSpec:
         shape: Shape without the batch axis; ``None`` entries are free; ``None`` overall
             means unknown (plain callables).
         dtype: NumPy dtype name, e.g. ``"float32"`` or ``"int32"``.
+        id_range: For integer token ids read by an embedding: its ``input_dim`` (ids
+            must lie in ``0..id_range - 1``); ``None`` when unknown or not ids.
     """
 
     name: str
     shape: tuple[int | None, ...] | None
     dtype: str
+    id_range: int | None = None
 
     def shape_str(self) -> str:
         if self.shape is None:
@@ -65,12 +68,27 @@ class TensorSpec:
             if a.dtype.kind not in "biu":
                 raise InputError(f"{arg}: the model input '{self.name}' takes integer ids "
                                  f"({want}), got {describe(a)}")
+            if self.id_range is not None:
+                _check_ids(a, self.id_range, arg)
         elif a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             bad = np.argwhere(~np.isfinite(a))[0]
             raise InputError(f"{arg}: contains NaN or inf (first at index {tuple(bad.tolist())})")
         elif target.kind == "f" and a.dtype.kind in "iuf":
             _check_fits(a, target, arg)
         return a.astype(target, copy=False)
+
+
+def _check_ids(a: np.ndarray, id_range: int, arg: str) -> None:
+    """Refuse token ids an embedding of ``id_range`` rows cannot look up (JAX would give
+    NaN or clamp them silently), naming the first one's row and position."""
+    bad = (a < 0) | (a >= id_range)
+    if not bad.any():
+        return
+    at = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"row {at[0]}" + (f", position {at[1]}" if len(at) == 2 else
+                              f", position {at[1:]}" if len(at) > 2 else "")
+    raise InputError(f"{arg}: token id {int(a[at])} at {where} is outside the embedding's "
+                     f"range 0..{id_range - 1}")
 
 
 def _largest(dtype: np.dtype) -> float:

@@ -15,7 +15,9 @@ from ._saliency import GradientXInput as GradientXInput
 from ._saliency import Saliency as Saliency
 from ._saliency import SmoothGrad as SmoothGrad
 from ._saliency import VarGrad as VarGrad
+from ._text import explain_text as explain_text
+from ._text_gradients import TokenIntegratedGradients as TokenIntegratedGradients
 
 __all__ = ["ExactShap", "ExpectedGradients", "GradCAM", "GradientXInput", "IntegratedGradients",
            "KernelShap", "LayerIntegratedGradients", "Lime", "PermutationShap", "Saliency",
-           "SmoothGrad", "VarGrad", "activations"]
+           "SmoothGrad", "TokenIntegratedGradients", "VarGrad", "activations", "explain_text"]

@@ -44,6 +44,10 @@ class Attribution:
         stats: Figures of the call: ``model_rows`` evaluated, ``seconds``,
             ``max_efficiency_gap`` / ``max_completeness_gap``, and arrays such as
             ``stderr`` (same shape as ``values``) where the estimator has them.
+        tokens: For text: the string of every token position, ``str[n, L]`` (``None``
+            otherwise); saved as a string array.
+        token_mask: ``bool[n, L]``, ``True`` at the real tokens (the players), ``False``
+            at padding; ``None``: every position is a token.
     """
 
     values: np.ndarray
@@ -58,6 +62,8 @@ class Attribution:
     #: The players' maps, one per row (``[n, *row]``, or ``[n, H, W]`` for images: a
     #: segmentation), where the players were groups of input elements; ``-1``: no player.
     groups: np.ndarray | None = None
+    tokens: np.ndarray | None = None
+    token_mask: np.ndarray | None = None
 
     def __repr__(self) -> str:
         keys = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -128,6 +134,42 @@ class Attribution:
         from ._plots_features import beeswarm
         return beeswarm(self, ax=ax, max_display=max_display, output=output)
 
+    # -- text (token attributions) -------------------------------------------------
+    def with_tokens(self, tokens: Any = None, *, vocab: Any = None, pad_id: int | None = None,
+                    mask: Any = None) -> Attribution:
+        """A copy carrying the token strings of ``data`` (token ids ``[n, L]``): ``tokens``
+        (one list of ``L`` strings per row) or ``vocab`` (the string of each id); padding
+        (``pad_id``, or ``mask`` false) is marked in ``token_mask`` and not shown."""
+        from dataclasses import replace
+
+        from ..engine._tokens import token_strings, valid_positions
+
+        ids = np.asarray(self.data)
+        keep = valid_positions(ids, pad_id, mask, "data")
+        if self.token_mask is not None:
+            keep &= np.asarray(self.token_mask, bool)
+        strings = token_strings(ids, tokens, vocab)
+        if strings is None:
+            from .._errors import InputError
+            raise InputError("tokens: expected the token strings (tokens=) or a vocabulary "
+                             "(vocab=), got neither")
+        return replace(self, tokens=strings, token_mask=keep)
+
+    def to_html(self, row: int = 0, output: Any = None, vmax: float | None = None,
+                path: str | os.PathLike | None = None) -> str:
+        """One row's tokens highlighted (red raises, blue lowers the output, opacity by
+        ``|value|``, the value on hover), a self-contained HTML page; also written to
+        ``path`` when given. Needs ``tokens``."""
+        from ._text import to_html
+        return to_html(self, row=row, output=output, vmax=vmax, path=path)
+
+    def plot_text(self, row: int = 0, ax: Any = None, output: Any = None,
+                  vmax: float | None = None) -> Any:
+        """One row's tokens as coloured boxes laid out in lines, with a colour bar.
+        Needs ``tokens``. Returns the matplotlib Axes."""
+        from ._text import plot_text
+        return plot_text(self, row=row, ax=ax, output=output, vmax=vmax)
+
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> pathlib.Path:
         """Write an ``.npz`` (no pickle); the file appears atomically. Returns the path.
@@ -145,6 +187,10 @@ class Attribution:
             arrays["target"] = np.asarray(self.target)
         if self.groups is not None:
             arrays["groups"] = np.ascontiguousarray(self.groups)
+        if self.tokens is not None:
+            arrays["text__tokens"] = np.asarray(self.tokens, dtype=str)
+        if self.token_mask is not None:
+            arrays["text__token_mask"] = np.asarray(self.token_mask, dtype=bool)
         scalars = {}
         for k, v in self.stats.items():
             if isinstance(v, np.ndarray):
@@ -181,6 +227,9 @@ class Attribution:
             import shap
         except ImportError as e:
             raise ImportError("to_shap() needs shap: pip install 'xaicore[shap]'") from e
+        if self.tokens is not None:      # text: each row its own tokens (padding left out)
+            from ._text import text_explanation
+            return text_explanation(self)
         from ._image_views import painted_values
         painted = painted_values(self)
         values = self.values if painted is None else painted

@@ -180,7 +180,7 @@ def read_attribution(path: Any) -> dict:
         meta = _meta(z, p)
         arrays = {k: _entry(z, k, p) for k in ("values", "base_values", "data")}
         for k in z.files:
-            if k in ("target", "groups") or k.startswith("stats__"):
+            if k in ("target", "groups") or k.startswith(("stats__", "text__")):
                 arrays[k] = _entry(z, k, p)
     _check_rows(arrays, p)
     stats = dict(meta["stats"])
@@ -189,4 +189,22 @@ def read_attribution(path: Any) -> dict:
             "data": arrays["data"], "method": meta["method"],
             "feature_names": meta["feature_names"], "output_names": meta["output_names"],
             "target": arrays.get("target"), "params": meta["params"], "stats": stats,
-            **({"groups": arrays["groups"]} if "groups" in arrays else {})}
+            **({"groups": arrays["groups"]} if "groups" in arrays else {}),
+            **_text_fields(arrays, p)}
+
+
+def _text_fields(arrays: dict[str, np.ndarray], p: pathlib.Path) -> dict:
+    """``tokens`` / ``token_mask`` of a text attribution (string and bool arrays like
+    ``data``), when the file has them."""
+    out = {}
+    for key, kind in (("tokens", "U"), ("token_mask", "b")):
+        a = arrays.get(f"text__{key}")
+        if a is None:
+            continue
+        if a.dtype.kind != kind or a.shape != arrays["data"].shape:
+            raise InputError(f"path: {str(p)!r} is inconsistent: 'text__{key}' is "
+                             f"{a.dtype}{list(a.shape)}, expected "
+                             f"{'strings' if kind == 'U' else 'booleans'} shaped like "
+                             f"'data' {list(arrays['data'].shape)}")
+        out[key] = a
+    return out
