@@ -36,10 +36,15 @@ from .methods._saliency import GradientXInput as GradientXInput  # noqa: E402
 from .methods._saliency import Saliency as Saliency  # noqa: E402
 from .methods._saliency import SmoothGrad as SmoothGrad  # noqa: E402
 from .methods._saliency import VarGrad as VarGrad  # noqa: E402
+from .jobs._dataset import explain_dataset as explain_dataset  # noqa: E402
+from .jobs._dataset import load_job as load_job  # noqa: E402
+from .jobs._job_files import Job as Job  # noqa: E402
+from .jobs._ray_data import ExplainBatches as ExplainBatches  # noqa: E402
 from .results._attribution import Attribution as Attribution  # noqa: E402
 
-__all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
-           "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
+__all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExplainBatches", "ExportError",
+           "GradCAM", "GradientXInput", "InputError", "IntegratedGradients", "Job", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "VarGrad", "XaicoreError", "activations",
-           "export", "from_jax", "kmeans", "patch_groups", "__version__"]
+           "explain_dataset", "export", "from_jax", "kmeans", "load_job", "patch_groups",
+           "__version__"]
