@@ -96,7 +96,7 @@ def test_default_background_and_errors(files, tmp_path, capsys):
     with pytest.raises(xaicore.InputError, match="--option: KernelShap does not take"):
         _jobs.run_job(d / "model.keras", d / "x.npy", tmp_path / "f", log=None,
                       options={"n_steps": 3})
-    with pytest.raises(xaicore.InputError, match="data: expected a .npy, .npz or .csv"):
+    with pytest.raises(xaicore.InputError, match="data: expected a .npy, .npz, .csv or .parquet"):
         _jobs.run_job(d / "model.keras", d / "model.keras", tmp_path / "g", log=None)
     with pytest.raises(xaicore.InputError, match="--target: expected an output index"):
         _jobs.run_job(d / "model.keras", d / "x.npy", tmp_path / "h", target="max", log=None)

@@ -26,6 +26,10 @@ from .exporting._export import export as export  # noqa: E402
 from .exporting._modelfn import ModelFn as ModelFn  # noqa: E402
 from .exporting._modelfn import from_jax as from_jax  # noqa: E402
 from .exporting._specs import TensorSpec as TensorSpec  # noqa: E402
+from .jobs._dataset import explain_dataset as explain_dataset  # noqa: E402
+from .jobs._dataset import load_job as load_job  # noqa: E402
+from .jobs._job_files import Job as Job  # noqa: E402
+from .jobs._ray_data import ExplainBatches as ExplainBatches  # noqa: E402
 from .methods._attention import attention as attention  # noqa: E402
 from .methods._attention import attention_rollout as attention_rollout  # noqa: E402
 from .methods._describe import describe as describe  # noqa: E402
@@ -50,11 +54,11 @@ from .metrics._quantus import quantus_explain_func as quantus_explain_func  # no
 from .results._attribution import Attribution as Attribution  # noqa: E402
 from .results._plots_layers import plot_activations as plot_activations  # noqa: E402
 
-__all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExportError", "GradCAM",
-           "GradientXInput", "InputError", "IntegratedGradients", "KernelShap",
+__all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExplainBatches", "ExportError",
+           "GradCAM", "GradientXInput", "InputError", "IntegratedGradients", "Job", "KernelShap",
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "TokenIntegratedGradients", "VarGrad",
            "XaicoreError", "activations", "attention", "attention_rollout", "channel_first_model",
-           "describe", "explain_text", "export", "from_jax", "kmeans", "metrics", "patch_groups",
-           "plot_activations", "plot_weights", "quantus_explain_func", "superpixels",
-           "token_groups", "__version__"]
+           "describe", "explain_dataset", "explain_text", "export", "from_jax", "kmeans",
+           "load_job", "metrics", "patch_groups", "plot_activations", "plot_weights",
+           "quantus_explain_func", "superpixels", "token_groups", "__version__"]

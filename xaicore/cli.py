@@ -72,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a keyword argument of the method, e.g. --option n_samples=2048 or "
                          "--option paired=false (repeatable)")
+    ex.add_argument("--columns", default=None, metavar="A,B,...",
+                    help="the feature columns of a .parquet DATA file (default: every "
+                         "column); the others are carried through as ids")
+    ex.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="local: every local JAX device; ray: a pool of Ray actors")
+    ex.add_argument("--devices", default="all", metavar="N",
+                    help="local engine: how many local JAX devices take parts (or 'all')")
+    ex.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="ray engine: actors in the pool (default: one per CPU, or per "
+                         "GPU on a cluster with GPUs)")
+    ex.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                    help="ray engine: the cluster to join, e.g. auto or ray://host:10001 "
+                         "(default: a new local one)")
+    ex.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                    help="ray engine: GPUs per actor (default: 1 on a cluster with GPUs)")
+    ex.add_argument("--parquet-out", action="store_true",
+                    help="also write OUT/attribution.parquet (row, id columns, target, "
+                         "base values, values)")
+    ex.add_argument("--no-merge", action="store_true",
+                    help="leave the results as parts (OUT/parts/), for jobs larger than "
+                         "memory; read them with xaicore.load_job(OUT)")
     ex.add_argument("--quiet", action="store_true",
                     help="no progress bars or messages (errors still go to stderr)")
     return parser
@@ -93,23 +114,41 @@ def main(argv: list[str] | None = None) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from ._errors import XaicoreError
-    from .jobs._file_jobs import parse_option, run_job
+    from .jobs._dataset import explain_dataset
+    from .jobs._file_jobs import parse_option
 
     try:
         options = dict(parse_option(o) for o in args.option)
-        att = run_job(args.model, args.data, args.out, method=args.method,
-                      background=args.background, background_rows=args.background_rows,
-                      target=args.target, chunk=args.chunk, seed=args.seed,
-                      options=options, header=args.header,
-                      progress=False if args.quiet else None,
-                      log=None if args.quiet else print)
+        devices = args.devices if args.devices == "all" else _count(args.devices)
+        columns = None if args.columns is None else [
+            c.strip() for c in args.columns.split(",") if c.strip()]
+        job = explain_dataset(args.model, args.data, out=args.out, method=args.method,
+                              background=args.background,
+                              background_rows=args.background_rows, target=args.target,
+                              chunk=args.chunk, seed=args.seed, options=options,
+                              header=args.header, columns=columns, engine=args.engine,
+                              devices=devices if args.engine == "local" else None,
+                              workers=args.workers, ray_address=args.ray_address,
+                              gpus_per_worker=args.gpus_per_worker,
+                              merge=not args.no_merge, parquet_out=args.parquet_out,
+                              progress=False if args.quiet else None,
+                              log=None if args.quiet else print)
     except XaicoreError as e:
         print(f"xaicore explain: error: {e}", file=sys.stderr)
         return 2
-    if not args.quiet:
-        top = ", ".join(f"{n} ({v:.3g})" for n, v in att.top_features(5))
+    if not args.quiet and not args.no_merge:
+        top = ", ".join(f"{n} ({v:.3g})" for n, v in job.merged().top_features(5))
         print(f"top features by mean |value|: {top}")
     return 0
+
+
+def _count(text: str) -> int:
+    from ._errors import InputError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--devices: expected a count or 'all', got {text!r}") from None
 
 
 if __name__ == "__main__":

@@ -222,7 +222,8 @@ def check_rows(a: np.ndarray, fn: Any, arg: str, path: str | os.PathLike,
         fits = a.ndim == len(spec.shape) + 1 and all(
             d is None or d == g for d, g in zip(spec.shape, a.shape[1:]))
         if not fits:
-            if pathlib.Path(path).suffix.lower() == ".csv" and len(spec.shape) == 1:
+            if pathlib.Path(path).suffix.lower() in (".csv", ".parquet") \
+                    and len(spec.shape) == 1:
                 hint = ""
                 if names and names[0] == "" and a.shape[1] == spec.shape[0] + 1:
                     hint = ("; its first column has no name: an index column? write the "

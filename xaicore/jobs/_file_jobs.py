@@ -28,18 +28,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
-from .._progress import progress_meter
-from .._validate import check_int, check_seed
-from .._version import __version__
+from .._validate import check_int
 from ..results._attribution import Attribution
 from ..results._files import TEMPORARY_NAME, write_atomic
-from ._data_files import check_header, check_rows, csv_header, load_array, read_rows
+from ._data_files import csv_header, load_array
 from ._options import (
     METHODS,
     WITH_BACKGROUND,
-    build_explainer,
-    check_method,
-    check_options,
     parse_option,
 )
 
@@ -238,82 +233,9 @@ def run_job(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pat
     Returns:
         The merged :class:`Attribution` (also in ``out/attribution.npz``).
     """
-    from ..exporting import export
+    from ._dataset import explain_dataset
 
-    say = log or (lambda *a: None)
-    method = check_method(method)
-    header = check_header(header)
-    chunk = check_int(chunk, "--chunk", 1)
-    seed = check_seed(seed, "--seed")
-    draw = _check_background(method, background, background_rows)
-    t = _target(target)
-    options = check_options(method, dict(options or {}))
-    out = pathlib.Path(out)
-    _check_out(out)
-    model_path = pathlib.Path(model)
-    if not model_path.is_file():
-        raise InputError(f"model: no file {str(model_path)!r}")
-    x, names = read_rows(data, "data", header)
-    bg = None if background is None else read_rows(background, "--background", header)[0]
-    fn = export(model_path)
-    check_rows(x, fn, "data", data, names)
-    if bg is not None:
-        check_rows(bg, fn, "--background", background)
-    _check_target_index(t, target, fn.n_outputs)
-    if draw is not None:
-        rng = np.random.default_rng(seed)
-        bg = x[np.sort(rng.choice(len(x), size=min(draw, len(x)), replace=False))]
-    explainer = build_explainer(method, fn, bg, seed, options, progress)
-    manifest = {"format": FORMAT, "method": method, "options": options, "seed": seed,
-                "chunk": chunk, "target": target, "rows": len(x),
-                "model_sha256": _file_digest(model_path), "data_sha256": _digest(x),
-                "background_sha256": None if bg is None else _digest(bg),
-                "xaicore": __version__}
-    manifest = json.loads(json.dumps(manifest))        # as it reads back (tuples: lists)
-    starts = list(range(0, len(x), chunk))
-    sizes = [min(chunk, len(x) - s) for s in starts]
-    parts_dir = out / "parts"
-    paths = [parts_dir / f"part-{i:05d}.npz" for i in range(len(starts))]
-    mpath = out / "manifest.json"
-    old = _read_manifest(mpath)
-    if old is not None:
-        diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
-        if diff and (any(p.exists() for p in parts_dir.glob("part-*.npz"))
-                     or (out / "attribution.npz").exists()):
-            raise InputError(f"--out: {str(out)!r} holds another job (differs in {diff}); "
-                             "choose a new folder or delete it")
-        removed = _remove_temporary(out)
-        if removed:
-            say(f"removed {removed} temporary files left by an interrupted run")
-        if diff:
-            say(f"{out}: taking over a job that finished no part (it differed in {diff})")
-    done = _finished_parts(paths, sizes, say) if old is not None else {}
-    try:
-        parts_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"--out: could not create {str(parts_dir)!r} ({e})") from None
-    if old != manifest:
-        _write_json(mpath, manifest)
-    todo = [i for i in range(len(starts)) if i not in done]
-    if done:
-        say(f"resuming: {len(done)} of {len(starts)} parts already done")
-    if todo:
-        meter = progress_meter(sum(sizes[i] for i in todo), f"xaicore explain ({method})",
-                               progress)
-        try:
-            for i in todo:
-                part = x[starts[i]:starts[i] + chunk]
-                if method in PER_CALL_NOISE:
-                    explainer.seed = part_seed(seed, i)
-                done[i] = _explain_part(explainer, part, t)
-                done[i].save(paths[i])
-                meter.update(len(part))
-        finally:
-            meter.close()
-    att = merge([done[i] for i in range(len(starts))])
-    if names and att.values.ndim >= 2 and att.values.shape[1] == len(names) \
-            and "feature_names" not in options:   # one player per column: name them
-        att.feature_names = names
-    att.save(out / "attribution.npz")
-    say(f"{len(x)} rows explained with {METHODS[method][0]}: {out / 'attribution.npz'}")
-    return att
+    return explain_dataset(model, data, out=out, method=method, background=background,
+                           background_rows=background_rows, target=target, chunk=chunk,
+                           seed=seed, options=options, header=header, progress=progress,
+                           log=log).merged()
