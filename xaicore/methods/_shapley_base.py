@@ -123,15 +123,17 @@ class ShapleyMethod(Method):
         v0 = self.engine.base_value(batch)                  # [O]
         v1 = self.engine.full_value(x, batch)               # [n, O]
         v = self.engine.values(x, masks, batch, self.progress)  # [n, S, O]
-        phi, stats = self._estimate(v, np.broadcast_to(v0, v1.shape), v1)
-        gap = np.abs(phi.sum(axis=1) - (v1 - v0))           # [n, O]
-        base = np.broadcast_to(v0, v1.shape).copy()
-        se = stats.pop("stderr", None)
+        base = np.broadcast_to(v0, v1.shape).copy()         # [n, O]
         t = prep.target
-        if t is not None:
+        if t is not None:   # solve for the targeted output only: [n, S, 1], [n, 1]
             rows = np.arange(prep.n)
-            phi, base, gap = phi[rows, :, t], base[rows, t], gap[rows, t]
-            se = None if se is None else se[rows, :, t]
+            v, base, v1 = v[rows, :, t][..., None], base[rows, t][:, None], v1[rows, t][:, None]
+        phi, stats = self._estimate(v, base, v1)
+        gap = np.abs(phi.sum(axis=1) - (v1 - base))         # [n, O]
+        se = stats.pop("stderr", None)
+        if t is not None:
+            phi, base, gap = phi[..., 0], base[:, 0], gap[:, 0]
+            se = None if se is None else se[..., 0]
         if se is not None:
             stats["stderr"] = se
         k = len(self.background)
