@@ -81,7 +81,9 @@ class SpectralDesign:
 
     pairs: np.ndarray     # int[U, 2] coalition, complement
     P: np.ndarray         # float[M, U + 1] posterior-mean operator (column 0: full coalition)
-    resid: np.ndarray     # float[U + 1, U + 1] observations -> whitened residual of the fit
+    chol: np.ndarray      # float[U + 1, U + 1] lower Cholesky factor L of their prior covariance
+    a: np.ndarray         # float[U + 1, M] L^-1 X (the whitened linear design)
+    beta: np.ndarray      # float[M, U + 1] whitened observations -> linear coefficients
     post: np.ndarray      # float[M] posterior variance of phi at unit prior scale
     rho: float
 
@@ -132,12 +134,10 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
     r = 2.0 * np.eye(m) - a.T @ cw                                     # [M, M]
     post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", r, ginv, r)
     post = np.maximum(post, 0.0)
-    resid = np.eye(n) - a @ beta                                       # whitened residual map
-    chol = solve_triangular(chol, np.eye(n), lower=True)               # L^-1
-    chol = resid @ chol                                                # y -> whitened residual
-    for arr in (pairs, P, chol, post):
+    for arr in (pairs, P, chol, a, beta, post):
         arr.flags.writeable = False
-    return SpectralDesign(pairs=pairs, P=P, resid=chol, post=post, rho=float(rho))
+    return SpectralDesign(pairs=pairs, P=P, chol=chol, a=a, beta=beta, post=post,
+                          rho=float(rho))
 
 
 def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
@@ -187,7 +187,10 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     if not return_se:
         return phi[..., 0] if squeeze else phi
     n, u, o = y.shape
-    w = d.resid @ y.transpose(1, 0, 2).reshape(u, n * o)
+    from scipy.linalg import solve_triangular
+
+    b = solve_triangular(d.chol, y.transpose(1, 0, 2).reshape(u, n * o), lower=True)
+    w = b - d.a @ (d.beta @ b)                                          # whitened residual
     q = (w ** 2).sum(axis=0).reshape(n, o) / max(u - m, 1)              # evidence scale
     se = np.sqrt(d.post[None, :, None] * np.maximum(q, 0.0)[:, None, :])
     return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
