@@ -67,7 +67,7 @@ def test_exact_at_full_enumeration_and_efficient():
 
 
 def test_linear_games_exact_at_any_size_and_seeded():
-    for m, budget in ((8, 20), (60, 150), (200, 420)):
+    for m, budget in ((8, 60), (60, 400), (200, 1300)):
         w = np.random.default_rng(m).normal(size=m)
         c = K.sample_coalitions(m, budget, seed=1)
         phi = K.solve_spectral(c.masks, None, (c.masks @ w)[None], 0.0, w.sum())[0]

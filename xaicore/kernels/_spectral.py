@@ -6,7 +6,8 @@ of odd order ``t`` gives ``2 a_T / t`` to each of its players, an even one nothi
 a coalition and its complement give the odd part exactly: ``(v(z) - v(1 - z)) / 2``.
 The estimate puts a Gaussian prior on the odd coefficients, independent, the same
 variance for every term of one order, the order's total variance ``V_1 = 1`` and
-``V_t = rho ** ((t - 1) / 2)`` for odd ``t >= 3``; it returns the posterior mean of the
+``V_t = rho ** ((t - 1) / 2)`` for odd ``t >= 3`` (with at least ``3 M`` observations the
+first order gets a flat prior instead: a free linear mean, exact for additive games); it returns the posterior mean of the
 Shapley values given the observed odd part at every sampled pair and at the full
 coalition (``(v1 - v0) / 2``), i.e. the exact Shapley values of the interpolating
 surrogate (kriging). Consequences:
@@ -108,7 +109,9 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
     pairs = complement_pairs(z)
     x = np.vstack([np.ones((1, m)), 2.0 * z[pairs[:, 0]] - 1.0])      # [U + 1, M] +-1
     var = order_variances(m, rho)
-    var[1] = 0.0               # order one: a flat prior, fitted as a free linear mean
+    flat = x.shape[0] >= 3 * m     # enough pairs: order one gets a flat prior (a free
+    if flat:                       # linear mean, exact for additive games); too few for
+        var[1] = 0.0               # that: it keeps its Gaussian prior like the others
     dist = np.rint((m - x @ x.T) / 2).astype(np.int64)
     cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [U + 1, U + 1]
     # Cov(phi_i, odd(x_k)) = x_ki sum_t V_t (2 / M) k^{M-1}_{t-1}(d_k without i)
@@ -122,16 +125,18 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
     chol = np.tril(cho_factor(cov, lower=True)[0])
     # Universal kriging: odd(x) = beta . x + h(x), beta flat, h ~ the prior of orders >= 3;
     # in whitened coordinates (L^-1): A = L^-1 X, Cw = L^-1 cross^T, b = L^-1 y.
-    a = solve_triangular(chol, x, lower=True)                          # [n, M]
+    a = solve_triangular(chol, x if flat else x[:, :0], lower=True)    # [n, M] or [n, 0]
     cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
     gram = a.T @ a
     ginv = np.linalg.pinv(gram, rcond=1e-12, hermitian=True)
     beta = ginv @ a.T                                                  # [M, n]: b -> beta
-    pw = 2.0 * beta + cw.T - (cw.T @ a) @ beta                         # [M, n]: b -> phi
+    pw = cw.T - (cw.T @ a) @ beta                                      # [M, n]: b -> phi
+    if flat:
+        pw += 2.0 * beta
     P = np.ascontiguousarray(solve_triangular(chol, pw.T, lower=True, trans="T").T)
     t = np.arange(1, m + 1)
     prior = float(np.sum(4.0 * var[1:] / (t * m)))
-    r = 2.0 * np.eye(m) - a.T @ cw                                     # [M, M]
+    r = (2.0 * np.eye(m) if flat else np.zeros((0, m))) - a.T @ cw     # [M or 0, M]
     post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", r, ginv, r)
     post = np.maximum(post, 0.0)
     for arr in (pairs, P, chol, a, beta, post):
@@ -191,6 +196,6 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
 
     b = solve_triangular(d.chol, y.transpose(1, 0, 2).reshape(u, n * o), lower=True)
     w = b - d.a @ (d.beta @ b)                                          # whitened residual
-    q = (w ** 2).sum(axis=0).reshape(n, o) / max(u - m, 1)              # evidence scale
+    q = (w ** 2).sum(axis=0).reshape(n, o) / max(u - d.a.shape[1], 1)   # evidence scale
     se = np.sqrt(d.post[None, :, None] * np.maximum(q, 0.0)[:, None, :])
     return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
