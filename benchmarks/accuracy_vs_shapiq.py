@@ -96,6 +96,8 @@ def unanimity_game(m: int, row: int, n_terms: int = 40):
 
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
     out = {}
+    if budget - 2 < K.min_budget(m):     # below xaicore's smallest budget: no estimate
+        return out
     ends = v(np.zeros((1, m), bool)), v(np.ones((1, m), bool))
     for est in XAICORE:
         if est == "cubic" and m > 16:
@@ -179,7 +181,8 @@ def main() -> None:
                         err.setdefault(k, []).append(float(np.abs(phi - truth).mean()))
                         secs.setdefault(k, []).append(s)
             mae = {k: float(np.mean(e)) for k, e in err.items()}
-            ours = min((mae[k], k) for k in mae if not k.startswith("shapiq"))
+            ours = min(((mae[k], k) for k in mae if not k.startswith("shapiq")),
+                       default=(float("nan"), "-"))
             theirs = min(((mae[k], k) for k in mae if k.startswith("shapiq")),
                          default=(float("nan"), "-"))
             rows.append([label, m, budget, ours[1], ours[0], mae.get("spectral"),
