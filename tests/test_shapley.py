@@ -146,10 +146,16 @@ def test_kernel_estimators(setup):
     fn, X, B, truth = setup
     auto = xaicore.KernelShap(fn, B, n_samples=16, seed=1).explain(X)
     lin = xaicore.KernelShap(fn, B, n_samples=16, seed=1, estimator="linear").explain(X)
+    cub = xaicore.KernelShap(fn, B, n_samples=16, seed=1, estimator="cubic").explain(X)
+    unp = xaicore.KernelShap(fn, B, n_samples=16, seed=1, paired=False)
     full = xaicore.KernelShap(fn, B, n_samples=30, estimator="cubic").explain(X)
-    assert auto.params["estimator"] == "cubic" and "stderr" not in auto.stats
+    assert auto.params["estimator"] == "spectral" and auto.stats["stderr"].shape == (4, 5, 2)
+    assert cub.params["estimator"] == "cubic" and "stderr" not in cub.stats
     assert lin.params["estimator"] == "linear" and lin.stats["stderr"].shape == (4, 5, 2)
+    assert unp.estimator == "cubic"                 # unpaired: no spectral estimate
     assert full.params["estimator"] == "linear"     # full enumeration: exact either way
-    for att in (auto, lin):
+    with pytest.raises(xaicore.InputError, match=r"^estimator: 'spectral' needs complement"):
+        xaicore.KernelShap(fn, B, n_samples=16, paired=False, estimator="spectral")
+    for att in (auto, lin, cub):
         assert att.stats["max_efficiency_gap"] < 1e-5
         assert np.abs(att.values - truth).max() < 0.05

@@ -25,6 +25,9 @@ from ._sampling import Coalitions as Coalitions
 from ._sampling import min_budget as min_budget
 from ._sampling import sample_coalitions as sample_coalitions
 from ._se import standard_errors as standard_errors
+from ._spectral import SpectralDesign as SpectralDesign
+from ._spectral import solve_spectral as solve_spectral
+from ._spectral import spectral_design as spectral_design
 from ._wls import solve_wls as solve_wls
 from ._wls import solve_wls_batched as solve_wls_batched
 from ._wls import wls_operator as wls_operator
@@ -43,14 +46,17 @@ __all__ = [
     "MAX_EXACT_FEATURES",
     "SCHEMES",
     "Coalitions",
+    "SpectralDesign",
     "cubic_design",
     "exact_operator",
     "min_budget",
     "sample_coalitions",
     "solve_cubic",
+    "solve_spectral",
     "solve_wls",
     "solve_wls_batched",
     "solve_wls_jax",
+    "spectral_design",
     "standard_errors",
     "wls_operator",
 ]

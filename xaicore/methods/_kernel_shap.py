@@ -12,19 +12,25 @@ from .._validate import check_bool, check_float, check_int
 from ..kernels._wls import apply_operator
 from ._shapley_base import ShapleyMethod
 
-#: Largest player count for which ``estimator="auto"`` picks the cubic estimate (its host
-#: solve grows as ``C(M, 3)**3`` per row: ~0.2 ms at M = 10, ~10 ms at M = 16).
+#: Largest player count for which ``estimator="auto"`` picks the cubic estimate when the
+#: coalitions are not paired (its host solve grows as ``C(M, 3)**3`` per row: ~0.2 ms at
+#: M = 10, ~10 ms at M = 16).
 AUTO_CUBIC_MAX = 16
-ESTIMATORS = ("auto", "cubic", "linear")
+ESTIMATORS = ("auto", "spectral", "cubic", "linear")
 
 
-def _pick_estimator(estimator: str, m: int, exact: bool) -> str:
+def _pick_estimator(estimator: str, m: int, exact: bool, paired: bool) -> str:
     if estimator not in ESTIMATORS:
         raise InputError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
     if exact:
         return "linear"  # every coalition enumerated: the regression is exact Shapley
     if estimator == "auto":
+        if paired:
+            return "spectral"
         return "cubic" if 3 <= m <= AUTO_CUBIC_MAX else "linear"
+    if estimator == "spectral" and not paired:
+        raise InputError("estimator: 'spectral' needs complement-paired coalitions "
+                         "(paired=True), got paired=False")
     if estimator == "cubic" and not 3 <= m <= kernels.MAX_CUBIC_FEATURES:
         raise InputError(f"estimator: 'cubic' needs 3 to {kernels.MAX_CUBIC_FEATURES} "
                          f"players, got {m}; use estimator='linear' (or group the "
@@ -37,8 +43,13 @@ class KernelShap(ShapleyMethod):
 
     The coalitions and their weights are drawn once per explainer and shared by every
     instance. Coalition sizes that fit the budget are enumerated exactly, the rest
-    sampled (paired with complements, without duplicates). Two estimators turn the
+    sampled (paired with complements, without duplicates). Three estimators turn the
     coalition values into Shapley values:
+
+    * ``"spectral"``: the posterior-mean Shapley values under a Gaussian prior on the
+      game's odd Fourier terms (see :func:`xaicore.kernels.solve_spectral`): an operator
+      built once per explainer, one matrix product for all rows, any number of players,
+      standard errors from the posterior (needs ``paired=True``).
 
     * ``"linear"``: the Kernel SHAP regression; its operator is built once and the solve
       for all rows and outputs is one matrix product; bootstrap standard errors.
@@ -48,8 +59,9 @@ class KernelShap(ShapleyMethod):
       same number of model evaluations on smooth models (``benchmarks/RESULTS.md``), at
       a per-row host solve; no standard errors (a bootstrap would repeat that solve).
 
-    ``"auto"`` picks ``"cubic"`` for 3 to 16 players and ``"linear"`` otherwise (and
-    whenever every coalition is enumerated, where both are exact).
+    ``"auto"`` picks ``"spectral"`` for paired coalitions; unpaired, ``"cubic"`` for 3 to
+    16 players and ``"linear"`` otherwise; ``"linear"`` whenever every coalition is
+    enumerated (all are exact then).
 
     Args:
         model: Anything :func:`xaicore.export` accepts (single input).
@@ -66,12 +78,13 @@ class KernelShap(ShapleyMethod):
             plots' ``output=`` and ``to_shap()``.
         scheme: Coalition sampling scheme (see :func:`xaicore.kernels.sample_coalitions`);
             ``None``: ``"stratified"`` for the cubic estimator, ``"leverage"`` for the
-            linear one (the lowest error measured for each, ``benchmarks/RESULTS.md``).
+            spectral and linear ones (the lowest error measured for each,
+            ``benchmarks/RESULTS.md``).
         paired: Pair each sampled coalition with its complement.
         backend: Host kernel backend: ``"cpp"``, ``"numba"`` or ``"numpy"``.
         n_boot: Bootstrap resamples for the standard errors of the linear estimate (0
-            switches them off).
-        estimator: ``"auto"``, ``"cubic"`` or ``"linear"`` (see above).
+            switches standard errors off, for the spectral estimate too).
+        estimator: ``"auto"``, ``"spectral"``, ``"cubic"`` or ``"linear"`` (see above).
         link: ``"identity"`` or ``"logit"``.
         background_size: Summarise the background by this many k-means centroids.
         max_batch: Model rows per device call.
@@ -116,7 +129,8 @@ class KernelShap(ShapleyMethod):
         if n_samples == "auto":
             n_samples = int(min(full, 2 * m + 2048))
         n_samples = int(min(n_samples, full))
-        estimator = _pick_estimator(self._estimator_arg, m, exact=n_samples >= full)
+        estimator = _pick_estimator(self._estimator_arg, m, exact=n_samples >= full,
+                                    paired=self.paired)
         scheme = self.scheme_arg
         if scheme is None:  # the scheme that measured lowest error for each estimator
             scheme = "stratified" if estimator == "cubic" else kernels.DEFAULT_SCHEME
@@ -134,8 +148,11 @@ class KernelShap(ShapleyMethod):
                                         ridge=self.ridge, backend=self.backend)
         cubic = kernels.cubic_design(coalitions.masks, coalitions.weights,
                                      operator=operator) if estimator == "cubic" else None
+        spectral = kernels.spectral_design(coalitions.masks) if estimator == "spectral" \
+            else None
         return {"n_samples": n_samples, "estimator": estimator, "scheme": scheme,
-                "coalitions": coalitions, "operator": operator, "cubic": cubic}
+                "coalitions": coalitions, "operator": operator, "cubic": cubic,
+                "spectral": spectral}
 
     def _restricted(self, active: np.ndarray, v: np.ndarray, v0: np.ndarray,
                     v1: np.ndarray, phi: np.ndarray, se: np.ndarray | None) -> None:
@@ -152,6 +169,15 @@ class KernelShap(ShapleyMethod):
         if a.size == 0:
             return
         coal = dataclasses.replace(self.coalitions, masks=self.coalitions.masks[:, a])
+        if self.estimator == "spectral":   # the pairs that still split the row's players
+            z = coal.masks
+            keep = z.any(axis=1) & ~z.all(axis=1)
+            out = kernels.solve_spectral(z[keep], None, v[:, keep], v0, v1,
+                                         return_se=se is not None)
+            phi[:, a], se_a = (out if se is not None else (out, None))
+            if se is not None:
+                se[:, a] = se_a
+            return
         if self.estimator == "cubic" and a.size >= 3:
             phi[:, a] = kernels.solve_cubic(coal.masks, coal.weights, v, v0, v1)
             return
@@ -172,6 +198,14 @@ class KernelShap(ShapleyMethod):
     def _estimate(self, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
                   ) -> tuple[np.ndarray, dict]:
         stats: dict = {}
+        if self.estimator == "spectral":
+            if self.n_boot == 0:
+                return kernels.solve_spectral(None, None, v, v0, v1,
+                                              design=self.spectral), stats
+            phi, stats["stderr"] = kernels.solve_spectral(None, None, v, v0, v1,
+                                                          design=self.spectral,
+                                                          return_se=True)
+            return phi, stats
         if self.estimator == "cubic":
             return kernels.solve_cubic(self.coalitions.masks, self.coalitions.weights,
                                        v, v0, v1, design=self.cubic), stats

@@ -250,7 +250,12 @@ class ShapleyMethod(Method):
         batch = self._batch(prep.fn)
         masks = self._masks()
         v0, v1, v = self._values_of_call(prep, masks, players, batch)
-        phi, stats = self._estimate(v, v0, v1)
+        base = v0.copy()                                    # [n, O]
+        t = prep.target
+        if t is not None:   # solve for the targeted output only: [n, S, 1], [n, 1]
+            rows = np.arange(prep.n)
+            v, base, v1 = v[rows, :, t][..., None], base[rows, t][:, None], v1[rows, t][:, None]
+        phi, stats = self._estimate(v, base, v1)
         se = stats.pop("stderr", None)
         if players.active is not None:        # rows whose map leaves players out
             patterns, which = np.unique(players.active, axis=0, return_inverse=True)
@@ -259,17 +264,14 @@ class ShapleyMethod(Method):
                     continue
                 r = np.flatnonzero(which.reshape(-1) == j)
                 sub_phi, sub_se = phi[r], None if se is None else se[r]
-                self._restricted(act, v[r], v0[r], v1[r], sub_phi, sub_se)
+                self._restricted(act, v[r], base[r], v1[r], sub_phi, sub_se)
                 phi[r] = sub_phi
                 if se is not None:
                     se[r] = sub_se
-        gap = np.abs(phi.sum(axis=1) - (v1 - v0))           # [n, O]
-        base = v0.copy()
-        t = prep.target
+        gap = np.abs(phi.sum(axis=1) - (v1 - base))         # [n, O]
         if t is not None:
-            rows = np.arange(prep.n)
-            phi, base, gap = phi[rows, :, t], base[rows, t], gap[rows, t]
-            se = None if se is None else se[rows, :, t]
+            phi, base, gap = phi[..., 0], base[:, 0], gap[:, 0]
+            se = None if se is None else se[..., 0]
         if se is not None:
             stats["stderr"] = se
         k = 1 if self.masking is not None else len(self.background)

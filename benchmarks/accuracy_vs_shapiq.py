@@ -1,0 +1,202 @@
+"""Error against exact Shapley values at equal model evaluations: xaicore vs shapiq.
+
+Games none of the estimators were tuned on: Keras MLPs (tanh, ReLU, GELU; random
+weights) over standardised scikit-learn data (wine 13, diabetes 10, breast cancer 16 and
+20 features), a Keras CNN over 16 patches of a scikit-image picture, and sums of unanimity
+games (interactions of order 1-5) at 30, 60 and 100 players. Interventional values with
+one baseline row: ``v(S) = f(x_S, b_rest)``. Truth: exact enumeration (``2**M`` model
+rows, M <= 20) or the closed form (unanimity games). Every estimator gets the same number
+of model evaluations ``B`` per row: shapiq's budget counts the empty and full coalitions,
+so xaicore samples ``B - 2`` coalitions and evaluates those two besides. Cells: mean
+absolute error over rows and seeds; ``ratio`` = best xaicore estimator / best shapiq
+approximator (< 1: xaicore is better).
+
+Run with a Python that has shapiq (1.8 needs Python >= 3.12) and xaicore importable:
+
+    PYTHONPATH=. python benchmarks/accuracy_vs_shapiq.py --quick      # small table
+    PYTHONPATH=. python benchmarks/accuracy_vs_shapiq.py --seeds 5    # the full table
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+from common import table
+
+from xaicore import kernels as K
+
+XAICORE = ("spectral", "cubic", "linear")
+SHAPIQ = ("RegressionMSR", "OddSHAP", "ProxySHAP", "PolySHAP", "LeverageSHAP", "KernelSHAP",
+          "PermutationSamplingSV")
+
+
+def keras_game(kind: str, act: str, m: int, row: int, seed: int = 0):
+    """An MLP (or CNN) game on real data, as ``v(Z bool[k, M]) -> float[k]``, and its truth."""
+    import jax
+    import keras
+
+    import xaicore
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    if kind == "cnn":
+        from skimage import data, transform
+        img = transform.resize(data.astronaut(), (16, 16, 3), anti_aliasing=True)
+        x = img.astype("float32")
+        b = np.full_like(x, x.mean())
+        groups = (np.arange(16)[:, None] // 4 * 4 + np.arange(16)[None, :] // 4)
+        model = keras.Sequential([keras.Input((16, 16, 3)),
+                                  keras.layers.Conv2D(8, 3, activation=act, kernel_initializer=init),
+                                  keras.layers.Conv2D(8, 3, activation=act, kernel_initializer=init),
+                                  keras.layers.GlobalAveragePooling2D(),
+                                  keras.layers.Dense(1, kernel_initializer=init)])
+        fn = xaicore.export(model)
+        f = jax.jit(fn.apply_flat)
+
+        def v(Z):
+            keep = Z[:, groups][..., None]                       # [k, 16, 16, 1]
+            return np.asarray(f(fn.params, np.where(keep, x, b).astype("float32")))[:, 0]
+    else:
+        from sklearn import datasets
+        X = {"wine": datasets.load_wine, "diabetes": datasets.load_diabetes,
+             "cancer": datasets.load_breast_cancer}[kind]().data[:, :m]
+        X = ((X - X.mean(0)) / X.std(0)).astype("float32")
+        x, b = X[row], X[(row + 17) % len(X)]
+        model = keras.Sequential([keras.Input((m,)),
+                                  keras.layers.Dense(64, activation=act, kernel_initializer=init),
+                                  keras.layers.Dense(64, activation=act, kernel_initializer=init),
+                                  keras.layers.Dense(1, kernel_initializer=init)])
+        fn = xaicore.export(model)
+        f = jax.jit(fn.apply_flat)
+
+        def v(Z):
+            return np.asarray(f(fn.params, np.where(Z, x, b).astype("float32")))[:, 0]
+    m = 16 if kind == "cnn" else m
+    masks, P = K.exact_operator(m)
+    vals = np.concatenate([v(masks[i:i + 8192]) for i in range(0, len(masks), 8192)])
+    return (lambda Z: v(np.atleast_2d(np.asarray(Z, bool))).astype(np.float64)), P @ vals, m
+
+
+def unanimity_game(m: int, row: int, n_terms: int = 40):
+    rng = np.random.default_rng(1000 * m + row)
+    sets = [rng.choice(m, size=rng.integers(1, 6), replace=False) for _ in range(n_terms)]
+    coef = rng.normal(size=n_terms)
+    phi = np.zeros(m)
+    for T, c in zip(sets, coef):
+        phi[T] += c / len(T)
+
+    def v(Z):
+        Z = np.atleast_2d(np.asarray(Z, bool))
+        return sum(c * Z[:, T].all(axis=1) for T, c in zip(sets, coef)).astype(np.float64)
+    return v, phi, m
+
+
+def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
+    out = {}
+    if budget - 2 < K.min_budget(m):     # below xaicore's smallest budget: no estimate
+        return out
+    ends = v(np.zeros((1, m), bool)), v(np.ones((1, m), bool))
+    for est in XAICORE:
+        if est == "cubic" and m > 16:
+            continue
+        scheme = "stratified" if est == "cubic" else "leverage"
+        c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme)
+        y = v(c.masks)[None]
+        t = time.perf_counter()
+        if est == "spectral":
+            phi = K.solve_spectral(c.masks, None, y, *ends)
+        elif est == "cubic":
+            phi = K.solve_cubic(c.masks, c.weights, y, *ends)
+        else:
+            phi = K.solve_wls(c.masks, c.weights, y, *ends)
+        out[est] = (phi[0], time.perf_counter() - t)
+    return out
+
+
+def shapiq_values(v, m: int, budget: int, seed: int, which) -> dict:
+    import shapiq
+
+    v0 = float(v(np.zeros((1, m), bool))[0])
+    out = {}
+    for name in which:
+        cls = getattr(shapiq.approximator, name, None)
+        if cls is None:
+            continue
+        kw = {"n": m, "random_state": seed}
+        if name in ("RegressionMSR",):
+            kw["index"] = "SV"
+        if name == "ProxySHAP":
+            kw.update(index="SV", max_order=1)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                iv = cls(**kw).approximate(budget, lambda Z: v(Z) - v0)
+                out[name] = (np.array([iv[(i,)] for i in range(m)]), time.perf_counter() - t)
+        except Exception as e:  # noqa: BLE001  (a peer that fails on a cell is reported)
+            print(f"  {name} failed at M={m}, B={budget}: {e!r}"[:200], flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--rows", type=int, default=3)
+    ap.add_argument("--budgets", default="64,128,256,512,1024,2048,4096")
+    ap.add_argument("--quick", action="store_true", help="2 seeds, 1 row, 3 budgets")
+    ap.add_argument("--cases", default="all")
+    ap.add_argument("--json", default="accuracy_vs_shapiq.json")
+    args = ap.parse_args()
+    if args.quick:
+        args.seeds, args.rows, args.budgets = 2, 1, "128,512,2048"
+    budgets = [int(b) for b in args.budgets.split(",")]
+    import shapiq
+    cases = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
+             ("mlp diabetes gelu", "diabetes", "gelu", 10),
+             ("mlp cancer relu", "cancer", "relu", 16), ("mlp cancer tanh", "cancer", "tanh", 20),
+             ("cnn patches", "cnn", "relu", 16),
+             ("unanimity", "u", None, 30), ("unanimity", "u", None, 60),
+             ("unanimity", "u", None, 100)]
+    if args.cases != "all":
+        cases = [c for c in cases if any(k in f"{c[0]} {c[3]}" for k in args.cases.split(","))]
+    rows, records = [], []
+    for label, kind, act, m in cases:
+        games = [unanimity_game(m, r) if kind == "u" else keras_game(kind, act, m, r)
+                 for r in range(args.rows)]
+        m = games[0][2]
+        for budget in budgets:
+            if budget >= 2 ** m:
+                continue
+            err: dict = {}
+            secs: dict = {}
+            for v, truth, _ in games:
+                for seed in range(args.seeds):
+                    res = xaicore_values(v, m, budget, seed)
+                    res.update({f"shapiq {k}": val for k, val in
+                                shapiq_values(v, m, budget, seed, SHAPIQ).items()})
+                    for k, (phi, s) in res.items():
+                        err.setdefault(k, []).append(float(np.abs(phi - truth).mean()))
+                        secs.setdefault(k, []).append(s)
+            mae = {k: float(np.mean(e)) for k, e in err.items()}
+            ours = min(((mae[k], k) for k in mae if not k.startswith("shapiq")),
+                       default=(float("nan"), "-"))
+            theirs = min(((mae[k], k) for k in mae if k.startswith("shapiq")),
+                         default=(float("nan"), "-"))
+            rows.append([label, m, budget, ours[1], ours[0], mae.get("spectral"),
+                         theirs[1].replace("shapiq ", ""), theirs[0], ours[0] / theirs[0],
+                         mae.get("spectral", np.nan) / theirs[0]])
+            records.append({"case": label, "M": m, "budget": budget, "mae": mae,
+                            "host_seconds": {k: float(np.mean(s)) for k, s in secs.items()}})
+            print(rows[-1], flush=True)
+    print(f"shapiq {shapiq.__version__}")
+    print(table(rows, ["case", "M", "B", "best xaicore", "MAE", "spectral MAE",
+                       "best shapiq", "MAE", "ratio best/best", "ratio spectral/best"]))
+    with open(args.json, "w") as fh:
+        json.dump({"shapiq": shapiq.__version__, "cells": records}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The spectral (Fourier-prior posterior mean) Shapley estimate against independent truths."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from xaicore import kernels as K
+from xaicore.kernels._spectral import krawtchouk
+
+
+def _mlp_game(m: int, seed: int, act=np.tanh):
+    rng = np.random.default_rng(seed)
+    W, a = rng.normal(size=(m, 32)) * 2 / np.sqrt(m), rng.normal(size=32)
+    W2 = rng.normal(size=(32, 32)) / np.sqrt(32)
+    x, b = rng.normal(size=m), rng.normal(size=m)
+    return lambda Z: act(act(np.where(Z, x, b) @ W) @ W2) @ a
+
+
+def _unanimity(m: int, seed: int, n_terms: int = 20):
+    """A sum of unanimity games of orders 1-5 and its closed-form Shapley values."""
+    rng = np.random.default_rng(seed)
+    sets = [rng.choice(m, size=rng.integers(1, 6), replace=False) for _ in range(n_terms)]
+    coef = rng.normal(size=n_terms)
+    phi = np.zeros(m)
+    for T, c in zip(sets, coef):
+        phi[T] += c / len(T)
+    return lambda Z: sum(c * Z[:, T].all(axis=1) for T, c in zip(sets, coef)), phi
+
+
+def _truth(f, m):
+    masks, P = K.exact_operator(m)
+    return P @ f(masks)
+
+
+def _ends(f, m):
+    return f(np.zeros((1, m), bool)), f(np.ones((1, m), bool))
+
+
+def test_krawtchouk_is_the_mean_of_chi_over_sets():
+    m = 7
+    k = krawtchouk(m)
+    x = np.ones(m)
+    for d in range(m + 1):
+        xp = np.r_[-np.ones(d), np.ones(m - d)]
+        for t in range(m + 1):
+            terms = [np.prod(x[list(T)] * xp[list(T)]) for T in itertools.combinations(range(m), t)]
+            assert k[t, d] == pytest.approx(np.mean(terms), abs=1e-12)
+    big = krawtchouk(200)          # exact integers: no blow-up of the float recurrence
+    assert np.abs(big).max() <= 1.0 + 1e-12
+
+
+def test_exact_at_full_enumeration_and_efficient():
+    m = 9
+    f = _mlp_game(m, 0)
+    full = K.sample_coalitions(m, 2 ** m - 2)
+    v0, v1 = _ends(f, m)
+    phi = K.solve_spectral(full.masks, None, f(full.masks)[None], v0, v1)[0]
+    np.testing.assert_allclose(phi, _truth(f, m), atol=1e-8)
+    c = K.sample_coalitions(m, 64, seed=3)
+    v = np.stack([f(c.masks), 3 * f(c.masks) - 1], axis=-1)[None]           # [1, S, 2]
+    e0, e1 = np.r_[v0, 3 * v0 - 1], np.r_[v1, 3 * v1 - 1]
+    phi = K.solve_spectral(c.masks, None, v, e0, e1)
+    np.testing.assert_allclose(phi.sum(axis=1), (e1 - e0)[None], atol=1e-12)
+    np.testing.assert_allclose(phi[..., 1], 3 * phi[..., 0], atol=1e-10)  # linear in v
+
+
+def test_linear_games_exact_at_any_size_and_seeded():
+    for m, budget in ((8, 60), (60, 400), (200, 1300)):
+        w = np.random.default_rng(m).normal(size=m)
+        c = K.sample_coalitions(m, budget, seed=1)
+        phi = K.solve_spectral(c.masks, None, (c.masks @ w)[None], 0.0, w.sum())[0]
+        np.testing.assert_allclose(phi, w, atol=1e-6)
+    f = _mlp_game(12, 2)
+    c = K.sample_coalitions(12, 100, seed=4)
+    a = K.solve_spectral(c.masks, None, f(c.masks)[None], *_ends(f, 12))
+    b = K.solve_spectral(c.masks, None, f(c.masks)[None], *_ends(f, 12))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("m,budget", [(10, 128), (14, 256)])
+def test_more_accurate_than_linear(m, budget):
+    f = _mlp_game(m, 1)
+    truth, (v0, v1) = _truth(f, m), _ends(f, m)
+    lin, spec = [], []
+    for seed in range(6):
+        c = K.sample_coalitions(m, budget, seed=seed)
+        v = f(c.masks)[None]
+        lin.append(np.abs(K.solve_wls(c.masks, c.weights, v, v0, v1)[0] - truth).mean())
+        spec.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1)[0] - truth).mean())
+    assert np.mean(spec) < 0.8 * np.mean(lin), (np.mean(spec), np.mean(lin))
+
+
+def test_unanimity_games_at_60_players_beat_linear():
+    f, truth = _unanimity(60, 0)
+    lin, spec = [], []
+    for seed in range(4):
+        c = K.sample_coalitions(60, 1000, seed=seed)
+        v = f(c.masks)[None]
+        v0, v1 = _ends(f, 60)
+        lin.append(np.abs(K.solve_wls(c.masks, c.weights, v, v0, v1)[0] - truth).mean())
+        spec.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1)[0] - truth).mean())
+    assert np.mean(spec) < 0.8 * np.mean(lin), (np.mean(spec), np.mean(lin))
+
+
+@pytest.mark.parametrize("case", ["relu12", "unanimity30"])
+def test_standard_errors_cover(case):
+    if case == "relu12":
+        m, budget = 12, 300
+        f = _mlp_game(m, 3, act=lambda u: np.maximum(u, 0))
+        truth = _truth(f, m)
+    else:
+        m, budget = 30, 400
+        f, truth = _unanimity(m, 1)
+    v0, v1 = _ends(f, m)
+    phis, ses = [], []
+    for s in range(60):
+        c = K.sample_coalitions(m, budget, seed=s)
+        phi, se = K.solve_spectral(c.masks, None, f(c.masks)[None], v0, v1, return_se=True)
+        phis.append(phi[0])
+        ses.append(se[0])
+    phis, ses = np.array(phis), np.array(ses)
+    coverage = np.mean(np.abs(phis - truth) <= 2 * ses)
+    assert 0.88 <= coverage <= 1.0, coverage
+    ratio = ses.mean(axis=0) / np.sqrt(((phis - truth) ** 2).mean(axis=0))
+    assert np.all((ratio > 0.6) & (ratio < 2.5)), ratio
+
+
+def test_refuses_unpaired_and_bad_rho():
+    c = K.sample_coalitions(8, 40, seed=0, paired=False)
+    with pytest.raises(ValueError, match=r"^masks: the spectral estimate needs complement-paired"):
+        K.spectral_design(c.masks)
+    c = K.sample_coalitions(8, 40, seed=0)
+    with pytest.raises(ValueError, match=r"^rho: expected a float in \(0, 1\]"):
+        K.spectral_design(c.masks, rho=0.0)
+    with pytest.raises(ValueError, match=r"^v: expected"):
+        K.solve_spectral(c.masks, None, np.zeros((1, 3)), 0.0, 1.0)
