@@ -6,12 +6,14 @@ import inspect
 import numpy as np
 
 import xaicore
-from xaicore.jobs import _demo, _demo_image
+from xaicore.jobs import _demo, _demo_image, _demo_text
 
 
 def test_the_demo_runs_every_method():
-    src = inspect.getsource(_demo._methods) + inspect.getsource(_demo_image.run_image_demo)
-    classes = [n for n in xaicore.methods.__all__ if inspect.isclass(getattr(xaicore, n))]
+    src = (inspect.getsource(_demo._methods) + inspect.getsource(_demo_image.run_image_demo)
+           + inspect.getsource(_demo_text.run_text_demo))
+    classes = [n for n in xaicore.methods.__all__ if inspect.isclass(getattr(xaicore, n))
+               or n == "explain_text"]
     missing = [n for n in classes if f"m.{n}(" not in src]
     # LayerIntegratedGradients is integrated gradients through a layer: the image part runs
     # IntegratedGradients, and layer attributions have their own tests.

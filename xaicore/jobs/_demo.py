@@ -141,5 +141,8 @@ def run_demo(out: str = "xaicore-demo", n_explain: int = 32, seed: int = 0,
         from ._demo_image import run_image_demo
 
         figures["methods"].update(run_image_demo(out, seed))
+        from ._demo_text import run_text_demo
+
+        figures["methods"].update(run_text_demo(out, seed))
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
     return figures
