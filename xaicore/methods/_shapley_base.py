@@ -1,6 +1,7 @@
 """What the Shapley methods share: background, players, the engine, the explain flow."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -249,6 +250,27 @@ class ShapleyMethod(Method):
         self._use_players(players.m)
         batch = self._batch(prep.fn)
         masks = self._masks()
+        # Rows in blocks whose coalition values [rows, S, O] stay within VALUES_BYTES, so
+        # memory does not grow with the rows of a call (each row is solved on its own).
+        outs = 1 if prep.target is not None else max(1, self.fn.n_outputs)
+        block = max(1, VALUES_BYTES // (8 * max(1, masks.shape[0]) * outs))
+        parts = [self._solve_rows(_rows_of(prep, r0, r0 + block),
+                                  _players_rows(players, r0, r0 + block), masks, batch)
+                 for r0 in range(0, prep.n, block)]
+        phi, base, gap = (np.concatenate([q[i] for q in parts]) for i in range(3))
+        stats = parts[0][4]
+        if parts[0][3] is not None:
+            stats["stderr"] = np.concatenate([q[3] for q in parts])
+        k = 1 if self.masking is not None else len(self.background)
+        stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1)
+                                    + (prep.n if self.masking is not None else k)),
+                     coalitions=int(masks.shape[0]), seconds=time.perf_counter() - t0,
+                     max_efficiency_gap=float(gap.max()), compiles=self.engine.compiled)
+        return self._result(prep, phi, base, stats, players)
+
+    def _solve_rows(self, prep: Any, players: Players, masks: np.ndarray, batch: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, dict]:
+        """``(phi, base, gap, stderr or None, stats)`` of the rows of ``prep``."""
         v0, v1, v = self._values_of_call(prep, masks, players, batch)
         base = v0.copy()                                    # [n, O]
         t = prep.target
@@ -272,14 +294,26 @@ class ShapleyMethod(Method):
         if t is not None:
             phi, base, gap = phi[..., 0], base[:, 0], gap[:, 0]
             se = None if se is None else se[..., 0]
-        if se is not None:
-            stats["stderr"] = se
-        k = 1 if self.masking is not None else len(self.background)
-        stats.update(model_rows=int(prep.n * (masks.shape[0] * k + 1)
-                                    + (prep.n if self.masking is not None else k)),
-                     coalitions=int(masks.shape[0]), seconds=time.perf_counter() - t0,
-                     max_efficiency_gap=float(gap.max()), compiles=self.engine.compiled)
-        return self._result(prep, phi, base, stats, players)
+        return phi, base, gap, se, stats
+
+
+#: Bytes of coalition values ``[rows, S, O]`` (float64) one block of rows may hold.
+VALUES_BYTES = 64 << 20
+
+
+def _rows_of(prep: Any, r0: int, r1: int) -> Any:
+    """The rows ``r0:r1`` of a prepared call (single-input: ``x`` is one array)."""
+    if r0 == 0 and r1 >= prep.n:
+        return prep
+    return dataclasses.replace(prep, x=prep.x[r0:r1], n=min(r1, prep.n) - r0,
+                               target=None if prep.target is None else prep.target[r0:r1])
+
+
+def _players_rows(players: Players, r0: int, r1: int) -> Players:
+    """The per-row parts of a call's players, for the rows ``r0:r1``."""
+    cut = (lambda a: None if a is None else a[r0:r1])  # noqa: E731
+    return dataclasses.replace(players, flat=cut(players.flat), maps=cut(players.maps),
+                               active=cut(players.active))
 
 
 @dataclass(frozen=True)
