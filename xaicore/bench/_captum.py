@@ -54,12 +54,16 @@ def captum_entries(case: Case, X: np.ndarray, budget: int, steps: int | None, se
     import torch
     from captum.attr import IntegratedGradients, KernelShap, ShapleyValueSampling
 
-    net = torch_copy(case.keras_model)
-    xt = torch.from_numpy(X)
+    import jax
+
+    dev = jax.config.jax_default_device or jax.devices()[0]
+    where = "cuda" if dev.platform == "gpu" and torch.cuda.is_available() else "cpu"
+    net = torch_copy(case.keras_model).to(where)
+    xt = torch.from_numpy(X).to(where)
     with torch.no_grad():
-        gap = float(np.abs(net(xt).numpy() - np.asarray(case.fn(X))).max())
+        gap = float(np.abs(net(xt).cpu().numpy() - np.asarray(case.fn(X))).max())
     m = case.n_players
-    bgs = [torch.from_numpy(b[None].copy()) for b in case.background]
+    bgs = [torch.from_numpy(b[None].copy()).to(where) for b in case.background]
     perms = max(1, round((budget or m) / m))
     per_eval = 256
 
@@ -67,7 +71,8 @@ def captum_entries(case: Case, X: np.ndarray, budget: int, steps: int | None, se
         torch.manual_seed(seed)
         return np.mean([np.concatenate([
             KernelShap(f).attribute(xt[i:i + 1], baselines=b, target=case.target,
-                                    n_samples=budget, perturbations_per_eval=per_eval).numpy()
+                                    n_samples=budget, perturbations_per_eval=per_eval)
+            .cpu().numpy()
             for i in range(len(xt))]) for b in bgs], axis=0)
 
     def sampling(f: _CountedModule) -> np.ndarray:
@@ -75,12 +80,12 @@ def captum_entries(case: Case, X: np.ndarray, budget: int, steps: int | None, se
         return np.mean([ShapleyValueSampling(f).attribute(xt, baselines=b, target=case.target,
                                                           n_samples=perms,
                                                           perturbations_per_eval=per_eval)
-                        .numpy() for b in bgs], axis=0)
+                        .cpu().numpy() for b in bgs], axis=0)
 
     def ig(f: _CountedModule) -> np.ndarray:
         return IntegratedGradients(f).attribute(xt, baselines=bgs[0], target=case.target,
                                                 n_steps=steps, method="gausslegendre",
-                                                internal_batch_size=4096).detach().numpy()
+                                                internal_batch_size=4096).detach().cpu().numpy()
 
     out = {}
     todo = [("captum.KernelShap", kernel, "coalition"),

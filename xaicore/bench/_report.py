@@ -81,13 +81,16 @@ def plots(results: list[dict], out: str) -> list[str]:
             for r in rows:
                 if r["family"] == kind:
                     series.setdefault(r["method"], []).append(r)
-            for name, pts in series.items():
+            colors = plt.get_cmap("tab20").colors
+            for i, (name, pts) in enumerate(series.items()):
                 pts.sort(key=lambda r: r["model_rows_per_row"])
                 style = "-o" if pts[0]["source"] == "xaicore" else "--s"
                 err = [max(p["mae"], 1e-12) for p in pts]
+                c = colors[(2 * i) % 20 + (2 * i) // 20 % 2]
                 ax_row[0].plot([p["model_rows_per_row"] for p in pts], err, style,
-                               label=name, ms=4)
-                ax_row[1].plot([p["seconds"] for p in pts], err, style, label=name, ms=4)
+                               label=name, ms=4, color=c)
+                ax_row[1].plot([p["seconds"] for p in pts], err, style, label=name, ms=4,
+                               color=c)
             for ax, xl in zip(ax_row, ("model evaluations per explained row",
                                        "seconds (median of repeats, compile excluded)")):
                 ax.set_xscale("log")

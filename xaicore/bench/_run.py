@@ -170,6 +170,8 @@ def run_bench(suite: str = "quick", *, methods: Any = None, peers: Any = None,
                 record["results"] += _execute(task, limits, seed, repeats, record["notes"],
                                               size["peer_rows"])
                 meter.update(1)
+            os.makedirs(out, exist_ok=True)        # partial record after each case
+            _report.write_json(os.path.join(out, "bench.json"), {**record, "partial": True})
         meter.close()
     record["seconds_total"] = time.perf_counter() - t_start
     record["load_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
