@@ -1,9 +1,10 @@
-"""The ``xaicore`` command line: ``xaicore demo`` and ``xaicore explain``."""
+"""The ``xaicore`` command line: ``xaicore demo``, ``xaicore explain`` and ``xaicore bench``."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
 from .jobs._options import METHODS, WITH_BACKGROUND
 
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaicore", formatter_class=_Help,
                                      description="Fast attributions for Keras models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                help="demo or explain (xaicore COMMAND --help for its options)")
+                                help="demo, explain or bench (xaicore COMMAND --help for its "
+                                     "options)")
     demo = sub.add_parser("demo", formatter_class=_Help,
                           help="train a small Keras model on scikit-learn's wine data, "
                                "export it, explain it with every method",
@@ -95,7 +97,37 @@ def build_parser() -> argparse.ArgumentParser:
                          "memory; read them with xaicore.load_job(OUT)")
     ex.add_argument("--quiet", action="store_true",
                     help="no progress bars or messages (errors still go to stderr)")
+    _bench_parser(sub)
     return parser
+
+
+def _bench_parser(sub: Any) -> None:
+    b = sub.add_parser("bench", formatter_class=_Help,
+                       help="methods and peers on the same functions: error against exact "
+                            "truths, speed against the raw limit",
+                       description="Run xaicore's methods and the installed peers (shap, "
+                                   "shapiq, captum, lime) on a suite of models at the same "
+                                   "numbers of model evaluations; score them against exact "
+                                   "Shapley values (enumeration, a closed-form game) and time "
+                                   "them against the raw forward limit. Writes OUT/bench.json, "
+                                   "OUT/bench.md and OUT/bench_<case>.png.")
+    b.add_argument("--suite", default="quick", help="smoke (CI, tiny), quick or full")
+    b.add_argument("--methods", default=None,
+                   help="comma-separated xaicore methods (default: all of "
+                        "kernelshap, permutation, exact, lime, ig, eg, saliency, smoothgrad)")
+    b.add_argument("--peers", default="shap,shapiq,captum,lime",
+                   help="comma-separated peers, or 'none'; a peer that is not installed is "
+                        "skipped with a note")
+    b.add_argument("--device", default=None,
+                   help="cpu or gpu (default: JAX's default device)")
+    b.add_argument("--budgets", default=None,
+                   help="comma-separated coalition budgets (model evaluations per row and "
+                        "background row; default: the suite's)")
+    b.add_argument("--repeats", type=int, default=None,
+                   help="warm repeats per entry, the median counts (default: the suite's)")
+    b.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +141,24 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(out=args.out, n_explain=args.rows, seed=args.seed)
     elif args.command == "explain":
         return _explain(args)
+    elif args.command == "bench":
+        return _bench(args, argv)
+    return 0
+
+
+def _bench(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from ._errors import XaicoreError
+    from .bench import run_bench
+
+    command = "xaicore " + " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        run_bench(args.suite, methods=args.methods, peers=args.peers, device=args.device,
+                  budgets=args.budgets, repeats=args.repeats, out=args.out, seed=args.seed,
+                  progress=False if args.quiet else None,
+                  log=None if args.quiet else print, command=command)
+    except XaicoreError as e:
+        print(f"xaicore bench: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
