@@ -50,6 +50,16 @@ def test_exact_methods_have_zero_error(smoke):
     assert all(0 < r["mae"] < 1.0 for r in ks)            # estimates: close, not exact
 
 
+def test_faithfulness_figures_come_from_xaicore_metrics(smoke):
+    """Exact Shapley values of the wine MLP: deleting the most relevant features first
+    lowers the target output faster than inserting them raises it from the baseline."""
+    _, rec = smoke
+    exact = [r for r in rec["results"] if r["method"] == "exact" and r["case"] == "wine-mlp"]
+    f = exact[0]["faithfulness"]
+    assert f is not None and np.isfinite(f["deletion_auc"]) and np.isfinite(f["insertion_auc"])
+    assert f["deletion_auc"] < f["insertion_auc"]
+
+
 def test_unanimity_closed_form_matches_enumeration():
     """The closed form (dividends) equals the definition, brute-forced, on 6 features."""
     import jax.numpy as jnp

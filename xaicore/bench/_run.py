@@ -98,13 +98,27 @@ def _score(case: Case, method: str, values: np.ndarray) -> tuple[float | None, s
 
 
 def _faithfulness(case: Case, values: np.ndarray) -> dict | None:
-    """HOOK for the lead: faithfulness figures (deletion / insertion AUC, infidelity, ...)
-    from ``xaicore.metrics`` (branch h-metrics) go here, one dict per result."""
-    try:
-        from .. import metrics  # noqa: F401  (xaicore.metrics: not merged yet)
-    except ImportError:
+    """Deletion and insertion AUC (most relevant first) of one result, through
+    ``xaicore.metrics`` on the same function: players removed to the background's mean
+    (its first row for token ids), at most 16 steps. ``None`` where a metric does not
+    apply (e.g. attributions of another shape than players or inputs)."""
+    from .. import metrics
+    from .._errors import XaicoreError
+
+    v = np.asarray(values)
+    if v.ndim < 2 or len(v) != len(case.X):
         return None
-    return None  # wire e.g. metrics.deletion_auc(case.fn, case.X, values, ...) here
+    integer = np.asarray(case.X).dtype.kind in "iu"
+    kw: dict = {"target": np.full(len(case.X), case.target),
+                "baseline": case.background[0] if integer else case.background.mean(0),
+                "steps": min(case.n_players, 16)}
+    if v.shape[1:] != case.X.shape[1:] and case.groups is not None:
+        kw["groups"] = case.groups
+    try:
+        return {"deletion_auc": float(metrics.deletion(case.fn, case.X, v, **kw).mean),
+                "insertion_auc": float(metrics.insertion(case.fn, case.X, v, **kw).mean)}
+    except (XaicoreError, ValueError, TypeError):
+        return None
 
 
 def _entry(case: Case, name: str, source: str, kind: str, budget: int | None, r: dict,
