@@ -51,10 +51,9 @@ def captum_entries(case: Case, X: np.ndarray, budget: int, steps: int | None, se
                    repeats: int) -> tuple[dict, float]:
     """captum KernelShap / ShapleyValueSampling at ``budget`` and IntegratedGradients at
     ``steps``; returns the entries and the largest gap between the copy and Keras."""
+    import jax
     import torch
     from captum.attr import IntegratedGradients, KernelShap, ShapleyValueSampling
-
-    import jax
 
     dev = jax.config.jax_default_device or jax.devices()[0]
     where = "cuda" if dev.platform == "gpu" and torch.cuda.is_available() else "cpu"

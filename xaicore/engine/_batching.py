@@ -40,8 +40,8 @@ def default_max_batch(row_elements: int, *, gradient: bool = False,
     (4096 at most for gradient calls; on CPU, cache-sized for ``cache_sized`` callers such
     as the coalition engine)."""
     rows = int(min(65536, max(256, _TARGET_ELEMENTS // max(1, row_elements))))
-    if gradient:
-        return min(rows, _GRADIENT_ROWS)
+    if gradient:   # on CPU cache-sized too: a 32x32x3 CNN ran 1.8x faster at 256 than 4096
+        return preferred_batch(row_elements, min(rows, _GRADIENT_ROWS))
     return preferred_batch(row_elements, rows) if cache_sized else rows
 
 

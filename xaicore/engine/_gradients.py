@@ -23,6 +23,7 @@ gradients are NaN or inf; :meth:`GradientEngine.run` refuses them (``NonFiniteEr
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ import numpy as np
 from .._errors import InputError, NonFiniteError
 from ..exporting._modelfn import ModelFn
 from ._batching import pad_rows, run_chunked
-from ._inputs import with_known_specs
+from ._inputs import row_elements, with_known_specs
 
 tmap = jax.tree_util.tree_map
 
@@ -46,6 +47,10 @@ Sampler = Callable[[Any, Any, Any, jax.Array, jax.Array], tuple[Any, Any, jax.Ar
 #: Chunks of ``rows`` instances one device call loops over when a call holds more rows
 #: than one chunk (fewer host round trips per model row on small, fast models).
 MAX_CHUNKS_PER_CALL = 16
+#: Largest input row (elements) whose chunks loop inside one device call: small tabular
+#: rows gain from fewer host round trips, while XLA's CPU convolutions inside the loop ran
+#: at half speed (a 32x32x3 CNN: 1340 vs 2400 rows/s), so image rows get one chunk a call.
+LOOP_MAX_ELEMENTS = 1024
 #: Fewest instances a compiled step holds: calls of 1 to 16 rows share one compilation
 #: (a notebook explaining 3, 7 and 10 rows compiles once).
 MIN_ROWS = 16
@@ -316,6 +321,8 @@ class GradientEngine:
         n = int(leaves[0].shape[0])
         n_out = self._outputs(x)   # all outputs: the backward pass runs once per output
         p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch)
+        if p.chunks > 1 and row_elements(self.fn) > LOOP_MAX_ELEMENTS:
+            p = dataclasses.replace(p, chunks=1)   # large rows: one chunk per call
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks)
         if cfg not in self._steps:
             self._steps[cfg] = make_step(self._known, *cfg)

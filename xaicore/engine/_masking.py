@@ -65,7 +65,7 @@ def masking_of(background: Any) -> Masking | None:
     return None
 
 
-def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of images ``[n, H, W(, C)]`` over H and W (reflected)."""
     r = max(1, int(np.ceil(3 * sigma)))
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
@@ -100,7 +100,7 @@ def replacement_rows(masking: Masking, x: np.ndarray, flat_groups: np.ndarray | 
             raise InputError(f"background: 'blur' needs images [n, H, W] or [n, H, W, C], "
                              f"got X of shape {list(x.shape)}")
         sigma = masking.value or max(row[0], row[1]) / 10.0
-        return _blur(x, sigma).astype(x.dtype)
+        return gaussian_blur(x, sigma).astype(x.dtype)
     # segment_mean: the mean of each (row, player, channel) over its elements
     if flat_groups is None:
         raise InputError("background: 'segment_mean' needs players (groups=)")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ..kernels._threads import one_blas_thread
 from ..results._attribution import Attribution
 from ._shapley_base import ShapleyMethod
 
@@ -214,8 +215,9 @@ class Lime(ShapleyMethod):
         y[:, self._full] = v1[:, None]
         y[:, self._empty] = v0[:, None]
         y[:, self._mid] = mid
-        coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]
-        score = self._score(y, coef, self.design_weights, self._gram)
+        with one_blas_thread():
+            coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]
+            score = self._score(y, coef, self.design_weights, self._gram)
         if players.active is not None:      # rows whose map leaves players out
             patterns, which = np.unique(players.active, axis=0, return_inverse=True)
             for j, act in enumerate(patterns):

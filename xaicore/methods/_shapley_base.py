@@ -18,6 +18,7 @@ from ..engine._inputs import column_names, row_elements, with_known_specs
 from ..engine._link_check import check_link_outputs
 from ..engine._masking import masking_of, replacement_rows
 from ..engine._players import group_names, resolve_groups, resolve_row_groups
+from ..kernels._threads import one_blas_thread
 from ..results._attribution import Attribution
 from ._base import Method, check_output_names
 
@@ -277,7 +278,8 @@ class ShapleyMethod(Method):
         if t is not None:   # solve for the targeted output only: [n, S, 1], [n, 1]
             rows = np.arange(prep.n)
             v, base, v1 = v[rows, :, t][..., None], base[rows, t][:, None], v1[rows, t][:, None]
-        phi, stats = self._estimate(v, base, v1)
+        with one_blas_thread():
+            phi, stats = self._estimate(v, base, v1)
         se = stats.pop("stderr", None)
         if players.active is not None:        # rows whose map leaves players out
             patterns, which = np.unique(players.active, axis=0, return_inverse=True)

@@ -118,8 +118,9 @@ class TokenIntegratedGradients(LayerIntegratedGradients):
         else:
             ab = act(np.where(keep, np.asarray(self.baseline_id, ids.dtype), ids))
         if ax.ndim != 3 or ax.shape[:2] != ids.shape:
-            raise InputError(f"layer: '{self.layer}' gives [batch, {', '.join(map(str, ax.shape[1:]))}]"
-                             f", not one vector per token [batch, {ids.shape[1]}, dim]")
+            dims = ", ".join(map(str, ax.shape[1:]))
+            raise InputError(f"layer: '{self.layer}' gives [batch, {dims}], not one vector "
+                             f"per token [batch, {ids.shape[1]}, dim]")
         attr, p = integrated_gradients(self.engine, ax, ab, prep.target,
                                        n_steps=self.n_steps, method=self.method,
                                        max_batch=self._batch(self.head), progress=self.progress)

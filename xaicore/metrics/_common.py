@@ -11,6 +11,7 @@ import numpy as np
 from .._errors import InputError, describe
 from ..engine._batching import check_max_batch, default_max_batch, run_chunked
 from ..engine._inputs import row_elements, with_known_specs
+from ..engine._masking import gaussian_blur
 from ..engine._targets import resolve_target
 from ..exporting._export import export
 from ..exporting._modelfn import ModelFn
@@ -217,20 +218,7 @@ def removal_values(baseline: Any, x: np.ndarray, *, background: Any = None,
 
 def blur(x: np.ndarray, sigma: float) -> np.ndarray:
     """Each image of ``x [n, H, W(, C)]`` convolved with a Gaussian of ``sigma`` pixels
-    (separable, edges reflected)."""
+    (separable, edges reflected): the engine's blur masking, with ``sigma`` checked."""
     if not (isinstance(sigma, (int, float)) and sigma > 0):
         raise InputError(f"blur_sigma: expected a positive number of pixels, got {sigma!r}")
-    r = max(1, int(np.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    out = x.astype(np.float64)
-    for axis in (1, 2):
-        size = out.shape[axis]
-        idx = np.arange(-r, size + r)
-        idx = np.abs(idx)                                   # reflect at 0
-        idx = np.where(idx >= size, 2 * (size - 1) - idx, idx)
-        idx = np.clip(idx, 0, size - 1)
-        padded = np.take(out, idx, axis=axis)
-        out = sum(k[j] * np.take(padded, np.arange(j, j + size), axis=axis)
-                  for j in range(2 * r + 1))
-    return out.astype(x.dtype)
+    return gaussian_blur(x, float(sigma)).astype(x.dtype)
