@@ -172,7 +172,13 @@ class KernelShap(ShapleyMethod):
         if self.estimator == "spectral":   # the pairs that still split the row's players
             z = coal.masks
             keep = z.any(axis=1) & ~z.all(axis=1)
-            out = kernels.solve_spectral(z[keep], None, v[:, keep], v0, v1,
+            key = (self.n_players, a.tobytes())       # one design per pattern, kept
+            cache = self.__dict__.setdefault("_row_designs", {})
+            if key not in cache:
+                if len(cache) >= 16:
+                    cache.pop(next(iter(cache)))
+                cache[key] = kernels.spectral_design(z[keep])
+            out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=cache[key],
                                          return_se=se is not None)
             phi[:, a], se_a = (out if se is not None else (out, None))
             if se is not None:
