@@ -14,9 +14,10 @@ quantus = pytest.importorskip("quantus")
 def cnn() -> keras.Model:
     init = keras.initializers.GlorotUniform(seed=0)
     return keras.Sequential([keras.Input((8, 8, 3)),
-                             keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init),
+                             keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init,
+                                                 name="conv2d"),
                              keras.layers.GlobalAveragePooling2D(),
-                             keras.layers.Dense(3, kernel_initializer=init)])
+                             keras.layers.Dense(3, kernel_initializer=init, name="dense")])
 
 
 @pytest.fixture(scope="module")

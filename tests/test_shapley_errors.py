@@ -68,4 +68,6 @@ def test_estimator_errors(fn):
     lin = xaicore.from_jax(lambda p, x: x @ p, np.ones((30, 1), "float32"), input_shape=(30,))
     with pytest.raises(xaicore.InputError, match="estimator: 'cubic' needs 3 to 24 players"):
         xaicore.KernelShap(lin, wide, n_samples=100, estimator="cubic")
-    assert xaicore.KernelShap(lin, wide, n_samples=100).estimator == "linear"
+    # 30 players: the default for paired coalitions is the spectral estimate, any size
+    assert xaicore.KernelShap(lin, wide, n_samples=100).estimator == "spectral"
+    assert xaicore.KernelShap(lin, wide, n_samples=100, paired=False).estimator == "linear"
