@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import xaicore
-from tests.shapley_truth import brute_force_shapley
+from shapley_truth import brute_force_shapley
 
 V, D, L = 50, 3, 10
 PAD, MASK, GOOD = 0, 1, 7
