@@ -45,6 +45,7 @@ def _kill_after(d, out, parts: int) -> int:
     """Start the job in a subprocess, SIGKILL it once ``parts`` parts are on disk."""
     proc = subprocess.Popen([sys.executable, "-m", "xaicore", "explain", str(d / "model.keras"),
                              str(d / "x.npy"), "--out", str(out), *ARGS], env=_env(),
+                            cwd=d,       # not the checkout: import the xaicore under test
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:

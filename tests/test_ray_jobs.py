@@ -25,8 +25,13 @@ def cluster(tmp_path_factory):
     want = xaicore.explain_dataset(d / "model.keras", d / "x.npy", out=d / "local",
                                    **OPTS).merged()
     root = os.path.dirname(os.path.dirname(xaicore.__file__))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    here = os.getcwd()
+    os.chdir(d)     # the workers' code path starts at the driver's folder: not the checkout
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": root}})
+    finally:
+        os.chdir(here)
     yield d, X, want
     ray.shutdown()
 

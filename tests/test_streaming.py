@@ -144,7 +144,7 @@ def test_two_devices_give_the_one_device_result(files):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.dirname(xaicore.__file__)), os.environ.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, "-c", SHARDED, str(d), "kernelshap", "smoothgrad"],
-                       env=env,
+                       env=env, cwd=d,   # not the checkout: import the xaicore under test
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "THREADS 2 DEVICES 2" in r.stdout, r.stdout   # both devices took parts
