@@ -78,3 +78,22 @@ def test_image_rows_keep_the_papers_per_row_range():
     np.testing.assert_allclose(att.stats["noise_sd"],
                                0.2 * (X.max(axis=(1, 2, 3)) - X.min(axis=(1, 2, 3))),
                                rtol=1e-6)
+
+
+def test_a_single_row_still_gets_noise():
+    """One tabular row has no spread over rows: its features fall back to the row's own
+    range (Smilkov et al.), so SmoothGrad does not silently equal Saliency."""
+    import jax.numpy as jnp
+
+    import xaicore
+    from xaicore.methods._saliency import noise_scale
+
+    x = np.array([[0.5, -1.0, 2.0]], np.float32)
+    np.testing.assert_allclose(noise_scale(x, 0.15), 0.15 * 3.0)          # max - min = 3
+    two = np.array([[0.5, -1.0, 2.0], [0.5, 1.0, 0.0]], np.float32)        # feature 0 constant
+    np.testing.assert_allclose(noise_scale(two, 0.1)[:, 1:], [[0.2, 0.2], [0.2, 0.2]])
+    np.testing.assert_allclose(noise_scale(two, 0.1)[:, 0], [0.3, 0.1])
+    f = lambda z: jnp.tanh(3 * z).sum(axis=1, keepdims=True)  # noqa: E731
+    sg = xaicore.SmoothGrad(f, n_samples=64, seed=0).explain(x, target=0).values
+    sal = xaicore.Saliency(f, abs=False).explain(x, target=0).values
+    assert np.abs(sg - sal).max() > 1e-3

@@ -56,13 +56,16 @@ def noise_scale(x: Any, noise_level: float) -> Any:
       over the rows of ``x``, one standard deviation per feature. A row's own range
       would give every feature the noise of the widest one (a feature in the thousands
       drowns one in hundredths, and the gradients of a saturating model vanish). A
-      feature constant over ``x`` (one row) gets no noise.
+      feature constant over ``x`` (e.g. a single row) falls back to the row's own range,
+      so no feature is left without noise.
     """
     def one(a: np.ndarray) -> np.ndarray:
         a = np.asarray(a)
         if a.ndim == 2:
-            span = a.max(axis=0) - a.min(axis=0)
-            return np.broadcast_to(noise_level * span, a.shape).astype(a.dtype)
+            span = np.broadcast_to(a.max(axis=0) - a.min(axis=0), a.shape)
+            own = (a.max(axis=1) - a.min(axis=1))[:, None]    # the paper's per-row range
+            span = np.where(span > 0, span, own)  # one row, or a constant feature
+            return (noise_level * span).astype(a.dtype)
         flat = a.reshape(a.shape[0], -1)
         return (noise_level * (flat.max(axis=1) - flat.min(axis=1))).astype(a.dtype)
     return tmap(one, x)
