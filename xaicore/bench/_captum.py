@@ -6,12 +6,11 @@ estimators are linear in the game: the same estimate at ``k`` times the evaluati
 which is what xaicore spends too)."""
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import numpy as np
 
+from ._peers import _timed
 from ._suites import Case
 
 _ACT = {"tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid", "softmax": "Softmax",
@@ -95,14 +94,5 @@ def captum_entries(case: Case, X: np.ndarray, budget: int, steps: int | None, se
         def once(run: Any = run) -> tuple[np.ndarray, int]:
             f = _CountedModule(net)
             return run(f), f.rows
-        t = time.perf_counter()
-        values, rows = once()
-        first = time.perf_counter() - t
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            values, rows = once()
-            times.append(time.perf_counter() - t)
-        out[name] = {"values": values, "model_rows": rows, "seconds": statistics.median(times),
-                     "first_call_seconds": first}
+        out[name] = _timed(once, repeats)
     return out, gap
