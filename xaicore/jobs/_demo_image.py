@@ -25,10 +25,9 @@ def _train_cnn(seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
         keras.layers.Flatten(),
         keras.layers.Dense(10, activation="softmax", kernel_initializer=init(seed=seed + 1)),
     ], name="digits_cnn")
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    order = np.random.default_rng(seed).permutation(len(X))
-    model.fit(X[order], y[order], epochs=8, batch_size=64, shuffle=False, verbose=0)
-    acc = float(model.evaluate(X, y, verbose=0)[1])
+    from ._demo import fit_classifier
+
+    acc = fit_classifier(model, X, y, epochs=8, batch_size=64, seed=seed)
     print(f"\ntrained a Keras CNN on scikit-learn's digits: {len(X)} images of 8x8, "
           f"training accuracy {acc:.3f}")
     return model, X, y

@@ -27,9 +27,9 @@ def _train_text(seed: int):
         keras.layers.GlobalMaxPooling1D(),
         keras.layers.Dense(2, activation="softmax", kernel_initializer=init(seed=seed))],
         name="text_clf")
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(ids, y, epochs=80, batch_size=32, shuffle=False, verbose=0)
-    acc = float(model.evaluate(ids, y, verbose=0)[1])
+    from ._demo import fit_classifier
+
+    acc = fit_classifier(model, ids, y, epochs=80, batch_size=32)
     print(f"\ntrained a Keras text classifier (does 'great' occur?): {len(ids)} sentences of "
           f"{LENGTH} tokens, training accuracy {acc:.3f}")
     return model, ids, y
