@@ -78,6 +78,16 @@ class TensorSpec:
         return a.astype(target, copy=False)
 
 
+def _where(at: tuple[int, ...], second: str, rest: str | None = None) -> str:
+    """``row 2, position 7`` for an index into ``[n, L]`` (``rest`` names the deeper
+    elements of ``[n, ...]``: ``row 0, element (1, 2)``)."""
+    if len(at) == 1:
+        return f"row {at[0]}"
+    if len(at) == 2:
+        return f"row {at[0]}, {second} {at[1]}"
+    return f"row {at[0]}, {rest or second} {at[1:]}"
+
+
 def _check_ids(a: np.ndarray, id_range: int, arg: str) -> None:
     """Refuse token ids an embedding of ``id_range`` rows cannot look up (JAX would give
     NaN or clamp them silently), naming the first one's row and position."""
@@ -85,10 +95,8 @@ def _check_ids(a: np.ndarray, id_range: int, arg: str) -> None:
     if not bad.any():
         return
     at = tuple(int(i) for i in np.argwhere(bad)[0])
-    where = f"row {at[0]}" + (f", position {at[1]}" if len(at) == 2 else
-                              f", position {at[1:]}" if len(at) > 2 else "")
-    raise InputError(f"{arg}: token id {int(a[at])} at {where} is outside the embedding's "
-                     f"range 0..{id_range - 1}")
+    raise InputError(f"{arg}: token id {int(a[at])} at {_where(at, 'position')} is outside "
+                     f"the embedding's range 0..{id_range - 1}")
 
 
 def _largest(dtype: np.dtype) -> float:
@@ -108,11 +116,9 @@ def _check_fits(a: np.ndarray, target: np.dtype, arg: str) -> None:
     if not over.any():
         return
     bad = tuple(int(i) for i in np.argwhere(over)[0])
-    where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) == 2 else
-                               f", element {bad[1:]}" if len(bad) > 2 else "")
-    raise InputError(f"{arg}: value {a[bad]:g} at {where} does not fit {target} (the "
-                     f"model's input dtype holds magnitudes up to {limit:.4g}); rescale "
-                     "the data")
+    raise InputError(f"{arg}: value {a[bad]:g} at {_where(bad, 'column', 'element')} does "
+                     f"not fit {target} (the model's input dtype holds magnitudes up to "
+                     f"{limit:.4g}); rescale the data")
 
 
 def _wrapped_input(x: Any, spec: TensorSpec) -> bool:
