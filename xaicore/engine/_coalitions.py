@@ -196,11 +196,19 @@ class CoalitionEngine:
         """Number of compilations of the coalition steps so far (for tests)."""
         return sum(f._cache_size() for f in self._steps.values())
 
+    def background_outputs(self, max_batch: int | None = None) -> np.ndarray:
+        """``f(b_k)`` of every background row, ``[K, O]`` (float64), before the link:
+        computed once (the background and the parameters do not change)."""
+        if getattr(self, "_fb", None) is None:
+            self._fb = run_chunked(lambda part: self._forward(self.fn.params, part),
+                                   self.background, max_batch or len(self.background)
+                                   ).astype(np.float64)
+        return self._fb
+
     def base_value(self, max_batch: int | None = None) -> np.ndarray:
         """``link(mean_k f(b_k))``: the value of the empty coalition, ``[O]`` (the background
         through the model in calls of at most ``max_batch`` rows)."""
-        fb = run_chunked(lambda part: self._forward(self.fn.params, part), self.background,
-                         max_batch or len(self.background)).astype(np.float64)
+        fb = self.background_outputs(max_batch)
         check_finite(fb, "the background", "background")
         y = self.weights.astype(np.float64) @ fb
         return np.asarray(link_fn(self.link)(jnp.asarray(y, jnp.float32)), dtype=np.float64)

@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import jax
 import numpy as np
 
 from .._errors import InputError
 from .._validate import check_int, check_seed
 from ..engine._background import check_background, kmeans, split_weights
-from ..engine._batching import default_max_batch, run_chunked
+from ..engine._batching import default_max_batch
 from ..engine._coalitions import CoalitionEngine, link_fn
 from ..engine._inputs import column_names, row_elements, with_known_specs
 from ..engine._link_check import check_link_outputs
@@ -75,11 +74,6 @@ class ShapleyMethod(Method):
             bg, weights = self._background_rows(background, background_size)
             self.background, self.background_weights = bg, weights
             row_shape = tuple(bg.shape[1:])
-            if link != "identity":   # the link's domain, on the background's outputs
-                f = jax.jit(self.fn.apply_flat)
-                check_link_outputs(link, run_chunked(lambda part: f(self.fn.params, part),
-                                                     bg, self._batch(self.fn)),
-                                   "background row")
         if not self.fn.outputs and self.fn.inputs[0].shape is not None:
             self.fn = with_known_specs(self.fn, None)        # the outputs, traced
         self.output_names = check_output_names(output_names, self.fn)
@@ -98,6 +92,9 @@ class ShapleyMethod(Method):
         self._shared = (self.n_players, self.feature_names)
         self.engine = CoalitionEngine(self.fn, self.background, self.groups, link,
                                       self.background_weights)
+        if link != "identity" and self.background is not None:  # the link's domain
+            check_link_outputs(link, self.engine.background_outputs(self._batch(self.fn)),
+                               "background row")
 
     def _background_rows(self, background: Any, background_size: int | None
                          ) -> tuple[np.ndarray, np.ndarray | None]:
