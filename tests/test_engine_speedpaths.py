@@ -60,6 +60,24 @@ def test_preferred_batch_caps_the_default_on_cpu():
     assert _batching.preferred_batch(64, 65536) == 4096
     assert _batching.preferred_batch(3072, 1365) == 256
     assert _batching.preferred_batch(64, 100) == 100          # never above the given cap
+    # a row of 32 token ids whose Conv1D(64) makes 2048 values: sized by the activation
+    assert _batching.preferred_batch(32, 65536, activations=32 * 64) == 1024
+    assert _batching.preferred_batch(64, 65536, activations=256) == 4096   # input bound
+
+
+def test_row_activations_reads_the_largest_value_a_row_makes():
+    import keras
+
+    from xaicore.engine._inputs import row_activations
+    text = keras.Sequential([keras.Input((32,), dtype="int32"),
+                             keras.layers.Embedding(100, 8),
+                             keras.layers.Conv1D(64, 5, padding="same"),
+                             keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(2)])
+    assert row_activations(xaicore.export(text)) == 32 * 64
+    wide = keras.Sequential([keras.Input((30,)), keras.layers.Dense(300),
+                             keras.layers.Dense(2)])
+    assert row_activations(xaicore.export(wide)) == 300       # weights [30, 300] do not count
+    assert row_activations(_fn()) == 5                       # nothing larger than the input
 
 
 def _reference_counts(coal, n_boot, seed):

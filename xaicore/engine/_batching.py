@@ -24,25 +24,34 @@ _GRADIENT_ROWS = 4096
 #: 32x32x3 CNN at 64-512 (1365: -40%). Accelerators keep the larger default.
 _CPU_CALL_ELEMENTS = 1 << 18
 _CPU_MIN_ROWS, _CPU_MAX_ROWS = 256, 8192
+#: ... and its largest intermediate value to about 8 MB: a text model's input is 32 token
+#: ids a row but its Conv1D(64) makes 2048 values a row; its calls ran 1.6x faster at 1024
+#: rows than at the 8192 its input size alone gave (``benchmarks/bench_text.py``).
+_CPU_ACTIVATION_ELEMENTS = 1 << 21
 
 
-def preferred_batch(row_elements: int, max_batch: int) -> int:
-    """``max_batch`` capped, on CPU, to the cache-friendly call size above."""
+def preferred_batch(row_elements: int, max_batch: int, activations: int | None = None
+                    ) -> int:
+    """``max_batch`` capped, on CPU, to the cache-friendly call size above
+    (``activations``: elements of a row's largest intermediate value, where known)."""
     if jax.default_backend() != "cpu":
         return max_batch
     rows = _CPU_CALL_ELEMENTS // max(1, row_elements)
+    if activations:
+        rows = min(rows, _CPU_ACTIVATION_ELEMENTS // max(1, activations))
     return max(1, min(max_batch, _CPU_MAX_ROWS, max(_CPU_MIN_ROWS, rows)))
 
 
 def default_max_batch(row_elements: int, *, gradient: bool = False,
-                      cache_sized: bool = False) -> int:
+                      cache_sized: bool = False, activations: int | None = None) -> int:
     """Model rows per device call: about 16 MB of float32 inputs, between 256 and 65536
     (4096 at most for gradient calls; on CPU, cache-sized for ``cache_sized`` callers such
-    as the coalition engine)."""
+    as the coalition engine, by the input and, given ``activations``, the largest
+    intermediate value of a row: see :func:`xaicore.engine._inputs.row_activations`)."""
     rows = int(min(65536, max(256, _TARGET_ELEMENTS // max(1, row_elements))))
     if gradient:   # on CPU cache-sized too: a 32x32x3 CNN ran 1.8x faster at 256 than 4096
-        return preferred_batch(row_elements, min(rows, _GRADIENT_ROWS))
-    return preferred_batch(row_elements, rows) if cache_sized else rows
+        return preferred_batch(row_elements, min(rows, _GRADIENT_ROWS), activations)
+    return preferred_batch(row_elements, rows, activations) if cache_sized else rows
 
 
 def check_max_batch(max_batch: int | None) -> int | None:

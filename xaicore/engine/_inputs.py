@@ -1,6 +1,7 @@
 """The validated inputs of one call, and what the engines need to know of a model's rows."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError
-from ..exporting._modelfn import ModelFn, traced, with_data_specs
+from ..exporting._modelfn import ModelFn, _example_batch, traced, with_data_specs
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,49 @@ def row_elements(fn: ModelFn) -> int:
     for spec in fn.inputs:
         total += int(np.prod([d or 1 for d in (spec.shape or (1,))]))
     return max(total, 1)
+
+
+_ACTIVATIONS: "weakref.WeakKeyDictionary[ModelFn, int]" = weakref.WeakKeyDictionary()
+
+
+def row_activations(fn: ModelFn) -> int:
+    """Elements of the largest intermediate value one row creates in the forward pass
+    (e.g. ``L x 64`` for a ``Conv1D(64)`` over ``L`` embedded tokens): how much of the
+    cache a row of the model takes, which its input size alone does not tell.
+
+    Read from the forward pass traced abstractly at batches 1 and 2 (no FLOPs): each
+    value's growth from one to two rows is its size per row; values that do not grow
+    (weights, constants) do not count. Computed once per model; the input elements when
+    the model cannot be traced so (unknown shapes).
+    """
+    if fn in _ACTIVATIONS:
+        return _ACTIVATIONS[fn]
+    size = row_elements(fn)
+    if all(s.shape is not None for s in fn.inputs):
+        try:
+            one, two = (_value_sizes(jax.make_jaxpr(fn.apply_flat)(
+                fn.params, _example_batch(fn.inputs, fn.structure, b)).jaxpr)
+                for b in (1, 2))
+        except Exception:   # noqa: BLE001 - a hint for the batch size, never an error
+            one = two = []
+        if len(one) == len(two):
+            size = max([size] + [b - a for a, b in zip(one, two)])
+    _ACTIVATIONS[fn] = size
+    return size
+
+
+def _value_sizes(jaxpr: Any) -> list[int]:
+    """Element counts of every value a jaxpr computes, nested jaxprs included, in order."""
+    out: list[int] = []
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            out.append(int(np.prod(getattr(v.aval, "shape", ()) or (1,))))
+        for p in eqn.params.values():
+            for sub in (p if isinstance(p, (list, tuple)) else (p,)):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    out += _value_sizes(inner)
+    return out
 
 
 def with_known_specs(fn: ModelFn, x: Any) -> ModelFn:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._errors import InputError, describe
 from ..engine._batching import default_max_batch
-from ..engine._inputs import Prepared, row_elements
+from ..engine._inputs import Prepared, row_activations, row_elements
 from ..exporting._modelfn import ModelFn
 from ..results._attribution import Attribution
 
@@ -21,7 +21,8 @@ class GradientBatch:
     max_batch: int | None
 
     def _batch(self, fn: ModelFn) -> int:
-        return self.max_batch or default_max_batch(row_elements(fn), gradient=True)
+        return self.max_batch or default_max_batch(row_elements(fn), gradient=True,
+                                                 activations=row_activations(fn))
 
 
 def by_input(tree: Any, fn: ModelFn) -> list[tuple[str, Any]]:
