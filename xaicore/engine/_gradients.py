@@ -139,9 +139,12 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
     Every sample's ``m * grad`` is divided by a per-element power of two taken from the
     first block (:func:`_pow2_scale`, applied to the gradient before the multiplier) and
     the sums are scaled back at the end: outputs scaled by 1e30-1e38 in float32 keep
-    finite means and spreads wherever the true ones are representable.
+    finite means and spreads wherever the true ones are representable. A single sample
+    (saliency) has no sum, and is returned unscaled.
     """
     k_out = fn.n_outputs if all_outputs else 1
+    # Saliency and gradient x input: the scaling (a third of a small model's step) is moot
+    single = n_samples == 1 and n_blocks == 1 and not need_sq
 
     def step(params: Any, x: Any, aux: Any, shared: Any, idx: jax.Array,
              target: jax.Array, key: jax.Array) -> tuple[Any, Any, jax.Array]:
@@ -173,8 +176,9 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
             bad_y, bad_g = _not_finite(y, g, r, block)
             bad = bad + jnp.stack([jnp.sum(bad_y & real, 1), jnp.sum(bad_g & real, 1)],
                                   axis=1).astype(jnp.int32)
-            scale = tmap(lambda s_, a: jnp.where(b == 0, _pow2_scale(a), s_), scale, g)
-            g = tmap(lambda a, c: a / c[:, :, None], g, scale)
+            if not single:   # one sample: its own value, nothing summed to overflow
+                scale = tmap(lambda s_, a: jnp.where(b == 0, _pow2_scale(a), s_), scale, g)
+                g = tmap(lambda a, c: a / c[:, :, None], g, scale)
             if mult is not None:
                 g = tmap(lambda a, m: a * m[None].astype(a.dtype), g, mult)
             total = tmap(lambda t, a: t + _wsum(a, w), total, g)
