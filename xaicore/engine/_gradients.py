@@ -101,8 +101,11 @@ def check_float_inputs(fn: ModelFn) -> None:
 
 
 def _wsum(a: jax.Array, w: jax.Array) -> jax.Array:
-    """``sum_c w[r, c] * a[k, r, c, ...]`` -> ``[k, r, ...]``."""
-    return jnp.sum(a * w.reshape((1, *w.shape) + (1,) * (a.ndim - 3)), axis=2)
+    """``sum_c w[r, c] * a[k, r, c, ...]`` -> ``[k, r, ...]``: a batched matrix-vector
+    product (XLA's CPU backend ran the broadcast-multiply-and-sum 5-13x slower)."""
+    flat = a.reshape((*a.shape[:3], -1))
+    return jnp.einsum("krce,rc->kre", flat, w.astype(a.dtype)).reshape(
+        (a.shape[0], a.shape[1], *a.shape[3:]))
 
 
 def _pow2_scale(g: jax.Array) -> jax.Array:
