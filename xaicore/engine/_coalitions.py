@@ -104,7 +104,9 @@ def _make_step(fn: ModelFn, groups: np.ndarray | None, link: str,
     device per pair); the background blocks shared by every row, or one replacement row
     per instance ``bs [R, *row]`` (``K = 1``, gathered per pair like the instances)."""
     link_f = link_fn(link)
-    g = None if per_row_groups else jnp.asarray(groups)
+    g = None if per_row_groups else np.asarray(groups).reshape(-1)
+    # each element its own player, in order (tabular rows): the coalition is the mask
+    identity = g is not None and np.array_equal(g, np.arange(g.size))
 
     def chunk(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
               coal: jax.Array, background: jax.Array, weights: jax.Array,
@@ -117,6 +119,8 @@ def _make_step(fn: ModelFn, groups: np.ndarray | None, link: str,
             zx = jnp.concatenate([z, jnp.ones((p, 1), z.dtype)], axis=1)  # [p, M + 1]
             elem = jnp.take_along_axis(zx, jnp.take(gs, inst, axis=0), axis=1)
             elem = elem.reshape((p, *row_shape))                          # [p, *row]
+        elif identity:
+            elem = z.reshape((p, *row_shape))                             # [p, *row]
         else:
             elem = z[:, g].reshape((p, *row_shape))                       # [p, *row]
         if per_row_background:  # one replacement row per instance (K = 1)
@@ -137,21 +141,26 @@ def _make_step(fn: ModelFn, groups: np.ndarray | None, link: str,
             y = jax.lax.map(block, (background, weights)).sum(axis=0)
         return link_f(y)                                                  # [p, O]
 
-    def step(params: Any, xs: jax.Array, inst: jax.Array, masks: jax.Array,
-             coal: jax.Array, count: jax.Array, background: jax.Array,
-             weights: jax.Array, gs: jax.Array, bs: jax.Array) -> jax.Array:
+    def step(params: Any, xs: jax.Array, start: jax.Array, last: jax.Array, s: jax.Array,
+             masks: jax.Array, count: jax.Array, background: jax.Array,
+             weights: jax.Array, gs: jax.Array, bs: jax.Array, chunks: int, pairs: int
+             ) -> jax.Array:
         """The call's instances ``xs [R, *row]`` (and their groups ``gs`` / replacement
-        rows ``bs`` where used); ``inst``, ``coal [c, p]``: each pair's instance (row of
-        ``xs``) and coalition; the first ``count`` chunks, ``[c, p, O]``."""
+        rows ``bs`` where used); its pairs are ``start, start + 1, ...`` (pair ``q`` is
+        coalition ``q % s`` of row ``q // s`` of ``xs``; the padding repeats pair
+        ``last``), ``pairs`` a chunk, the first ``count`` of ``chunks`` chunks evaluated:
+        ``[chunks, pairs, O]``. The pairs' indices are made here, not on the host (a
+        small model's call spent more time making and sending them than evaluating)."""
         def one(i: jax.Array) -> jax.Array:
-            return chunk(params, xs, inst[i], masks, coal[i], background, weights, gs, bs)
+            q = jnp.minimum(start + i * pairs + jnp.arange(pairs, dtype=jnp.int32), last)
+            return chunk(params, xs, q // s, masks, q % s, background, weights, gs, bs)
 
         shape = jax.eval_shape(one, jnp.int32(0))
-        out = jnp.zeros((inst.shape[0], *shape.shape), shape.dtype)
+        out = jnp.zeros((chunks, *shape.shape), shape.dtype)
         return jax.lax.fori_loop(
             0, count, lambda i, o: jax.lax.dynamic_update_index_in_dim(o, one(i), i, 0), out)
 
-    return jax.jit(step)
+    return jax.jit(step, static_argnames=("chunks", "pairs"))
 
 
 class CoalitionEngine:
@@ -283,21 +292,17 @@ class CoalitionEngine:
 
         try:
             for p0 in range(0, total, per_call):
-                pair = np.minimum(np.arange(p0, p0 + per_call), total - 1)  # pad: repeat last
-                inst, coal = np.divmod(pair, s)
-                first = int(inst[0])   # the instances go over once, the pairs index them
+                first = p0 // s   # the instances go over once, the pairs index them
                 xs = pad_rows(x[first:first + span], span)
                 gs = jnp.asarray(pad_rows(gids[first:first + span], span)) if per_g \
                     else self._dummy
                 bs = jnp.asarray(pad_rows(row_background[first:first + span], span)) \
                     if per_b else self._dummy
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
-                res = step(self.fn.params, jnp.asarray(xs),
-                           jnp.asarray((inst - first).astype(np.int32).reshape(
-                               p.chunks, p.pairs)),
-                           masks_d, jnp.asarray(coal.astype(np.int32).reshape(
-                               p.chunks, p.pairs)), jnp.int32(count),
-                           background, weights, gs, bs)
+                res = step(self.fn.params, jnp.asarray(xs), jnp.int32(p0 - first * s),
+                           jnp.int32(min(total, p0 + per_call) - 1 - first * s), jnp.int32(s), masks_d,
+                           jnp.int32(count), background, weights, gs, bs,
+                           chunks=p.chunks, pairs=p.pairs)
                 pending.append((p0, res))
                 if len(pending) > 2:
                     collect(*pending.pop(0))

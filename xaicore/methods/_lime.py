@@ -211,12 +211,16 @@ class Lime(ShapleyMethod):
         batch = self._batch(prep.fn)
         v0, v1, mid = self._values_of_call(prep, self._masks(), players, batch,
                                            need_v0=self._empty.size > 0)
+        t = prep.target
+        if t is not None:   # fit the targeted output only: [n, ..., 1]
+            rows = np.arange(prep.n)
+            v0, v1, mid = v0[rows, t][:, None], v1[rows, t][:, None], mid[rows, :, t][..., None]
         y = np.empty((prep.n, len(self.design), v1.shape[1]))          # [n, U, O]
         y[:, self._full] = v1[:, None]
         y[:, self._empty] = v0[:, None]
         y[:, self._mid] = mid
         with one_blas_thread():
-            coef = np.einsum("ju,nuo->njo", self.operator, y, optimize=True)  # [n, M + 1, O]
+            coef = np.matmul(self.operator, y)                          # [n, M + 1, O]
             score = self._score(y, coef, self.design_weights, self._gram)
         if players.active is not None:      # rows whose map leaves players out
             patterns, which = np.unique(players.active, axis=0, return_inverse=True)
@@ -225,10 +229,8 @@ class Lime(ShapleyMethod):
                     r = np.flatnonzero(which.reshape(-1) == j)
                     coef[r], score[r] = self._restricted_fit(act, y[r])
         base, phi = coef[:, 0], coef[:, 1:]
-        t = prep.target
         if t is not None:
-            rows = np.arange(prep.n)
-            phi, base, score = phi[rows, :, t], base[rows, t], score[rows, t]
+            phi, base, score = phi[..., 0], base[:, 0], score[:, 0]
         k = 1 if self.masking is not None else len(self.background)
         stats = {"model_rows": int(prep.n * (self._mid.size * k + 1)
                                    + ((prep.n if self.masking is not None else k)
@@ -257,7 +259,7 @@ class Lime(ShapleyMethod):
         # every projected sample's value: the same for all samples that project onto it
         y_u = np.zeros((y.shape[0], len(design), y.shape[2]))
         y_u[:, inverse] = y
-        sub = np.einsum("ju,nuo->njo", fit["operator"], y_u, optimize=True)
+        sub = np.matmul(fit["operator"], y_u)
         coef[:, 0], coef[:, 1 + a] = sub[:, 0], sub[:, 1:]
         return coef, self._score(y_u, sub, fit["design_weights"], fit["_gram"])
 
@@ -271,7 +273,7 @@ class Lime(ShapleyMethod):
         theta, phi = coef, coef[:, 1:]                                  # [n, M + 1, O]
         yy = np.einsum("u,nuo->no", w, y * y) / total
         mean = np.einsum("u,nuo->no", w, y) / total
-        fit = np.einsum("njo,jk,nko->no", theta, gram, theta, optimize=True)
+        fit = np.sum(theta * np.matmul(gram, theta), axis=1)
         ss_res = np.maximum(yy - (fit + 2.0 * self.alpha * np.sum(phi * phi, axis=1)) / total,
                             0.0)
         ss_tot = np.maximum(yy - mean * mean, 0.0)
