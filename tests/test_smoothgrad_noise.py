@@ -97,3 +97,32 @@ def test_a_single_row_still_gets_noise():
     sg = xaicore.SmoothGrad(f, n_samples=64, seed=0).explain(x, target=0).values
     sal = xaicore.Saliency(f, abs=False).explain(x, target=0).values
     assert np.abs(sg - sal).max() > 1e-3
+
+
+def test_a_background_sets_the_noise_whatever_rows_are_explained(wine):
+    model = wine_mlp(wine, "tanh")
+    sg = xaicore.SmoothGrad(model, background=wine, n_samples=16, seed=3)
+    together = sg.explain(wine[:10], target=0)
+    alone = sg.explain(wine[:1], target=0)
+    span = wine.max(0) - wine.min(0)
+    np.testing.assert_allclose(together.stats["noise_sd"], np.broadcast_to(0.15 * span,
+                                                                           (10, 13)), rtol=1e-6)
+    np.testing.assert_allclose(alone.stats["noise_sd"][0], together.stats["noise_sd"][0])
+    # row 0 draws the same noise alone and in a batch: the same attribution
+    np.testing.assert_allclose(alone.values[0], together.values[0], rtol=1e-5, atol=1e-9)
+    plain = xaicore.SmoothGrad(model, n_samples=16, seed=3)
+    assert not np.allclose(plain.explain(wine[:1], target=0).stats["noise_sd"],
+                           alone.stats["noise_sd"])        # without it: the row's own range
+
+
+def test_absolute_stdevs_like_captum():
+    w = jnp.arange(1.0, 5.0)
+    fn = xaicore.from_jax(lambda x: jnp.sin(x @ w)[:, None], input_shape=(4,))
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    att = xaicore.SmoothGrad(fn, stdevs=0.5, n_samples=8).explain(x, target=0)
+    np.testing.assert_allclose(att.stats["noise_sd"], np.full((3, 4), 0.5))
+    assert att.params["stdevs"] == 0.5
+    with pytest.raises(xaicore.InputError, match="stdevs"):
+        xaicore.SmoothGrad(fn, stdevs=-1.0)
+    with pytest.raises(xaicore.InputError, match="background"):
+        xaicore.SmoothGrad(fn, background=np.zeros((2, 5), np.float32))

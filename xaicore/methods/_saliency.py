@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._errors import InputError
 from .._validate import check_bool, check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
 from ..results._attribution import Attribution
@@ -45,7 +46,8 @@ def noise_sampler(x: Any, sigma: Any, n_samples: Any, key: jax.Array, s: jax.Arr
         leaves[0].dtype)
 
 
-def noise_scale(x: Any, noise_level: float) -> Any:
+def noise_scale(x: Any, noise_level: float, reference: Any = None,
+                stdevs: float | None = None) -> Any:
     """The noise standard deviation of every row, per input: ``noise_level`` times the
     input's range (pytree of ``[n]`` or ``[n, d]``).
 
@@ -58,27 +60,46 @@ def noise_scale(x: Any, noise_level: float) -> Any:
       drowns one in hundredths, and the gradients of a saturating model vanish). A
       feature constant over ``x`` (e.g. a single row) falls back to the row's own range,
       so no feature is left without noise.
+
+    With ``reference`` (a pytree like ``x`` of reference rows, e.g. training data) the
+    ranges are the reference's instead: each feature's over its rows for flat rows, its
+    whole range for rows of several axes, so a row's noise does not depend on the rows
+    explained with it. ``stdevs`` sets one absolute standard deviation (captum's
+    ``NoiseTunnel(stdevs=)``) and ignores the rest.
     """
-    def one(a: np.ndarray) -> np.ndarray:
+    def one(a: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
         a = np.asarray(a)
-        if a.ndim == 2:
-            span = np.broadcast_to(a.max(axis=0) - a.min(axis=0), a.shape)
-            own = (a.max(axis=1) - a.min(axis=1))[:, None]    # the paper's per-row range
-            span = np.where(span > 0, span, own)  # one row, or a constant feature
-            return (noise_level * span).astype(a.dtype)
+        per_feature = a.ndim == 2
+        shape = a.shape if per_feature else a.shape[:1]
+        if stdevs is not None:
+            return np.full(shape, stdevs, a.dtype)
         flat = a.reshape(a.shape[0], -1)
-        return (noise_level * (flat.max(axis=1) - flat.min(axis=1))).astype(a.dtype)
-    return tmap(one, x)
+        own = flat.max(axis=1) - flat.min(axis=1)          # the paper's per-row range
+        src = a if ref is None else np.asarray(ref)
+        if per_feature:
+            span = np.broadcast_to(src.max(axis=0) - src.min(axis=0), shape)
+            span = np.where(span > 0, span, own[:, None])  # one row, or a constant feature
+        elif ref is None:
+            span = own
+        else:
+            span = np.full(shape, src.max() - src.min())
+            span = np.where(span > 0, span, own)
+        return (noise_level * span).astype(a.dtype)
+    if reference is None:
+        return tmap(lambda a: one(a, None), x)
+    return tmap(one, x, reference)
 
 
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
-                    progress: bool | None = None) -> tuple[Any, Any, GradPlan]:
+                    progress: bool | None = None, reference: Any = None,
+                    stdevs: float | None = None) -> tuple[Any, Any, GradPlan]:
     """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
-    copies (weights ``1 / n_samples``)."""
+    copies (weights ``1 / n_samples``); the noise as :func:`noise_scale` sets it."""
     key = jax.random.key(seed)
     shared = np.asarray(n_samples, np.float32)
-    mean, sd, p = engine.run(noise_sampler, x, noise_scale(x, noise_level), shared, target,
+    sigma = noise_scale(x, noise_level, reference, stdevs)
+    mean, sd, p = engine.run(noise_sampler, x, sigma, shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress)
     return mean, sd, p
@@ -175,10 +196,16 @@ class SmoothGrad(_GradientMethod):
             0.15). The range is each row's own for inputs of several axes per row
             (images ``[H, W, C]``, sequences ``[L, C]``, as in the paper), and each
             feature's over the rows of ``X`` for tabular rows ``[d]``, whose features
-            have their own units: explain several rows together (with one row, or a
-            feature constant over ``X``, there is no range and no noise). Unlike
-            captum's ``NoiseTunnel`` (``stdevs=1.0``, absolute), the scale follows the
-            data. ``stats["noise_sd"]`` holds the standard deviations used.
+            have their own units (a feature constant over ``X``, or a single row, falls
+            back to the row's own range). Unlike captum's ``NoiseTunnel``
+            (``stdevs=1.0``, absolute), the scale follows the data.
+            ``stats["noise_sd"]`` holds the standard deviations used.
+        background: Reference rows (e.g. the training data) whose ranges set the noise
+            instead of ``X``'s: each feature's range over them for tabular rows, their
+            whole range for images and sequences. Then a row's noise no longer depends
+            on the rows explained with it (recommended for tabular models).
+        stdevs: One absolute noise standard deviation for every element (captum's
+            ``stdevs``); overrides ``noise_level`` and ``background``.
         n_samples: Noisy copies per row.
         seed: Seed of the explicit JAX random key (same seed, same attributions).
         max_batch: Model rows per device call.
@@ -187,25 +214,37 @@ class SmoothGrad(_GradientMethod):
     name = "SmoothGrad"
 
     def __init__(self, model: Any, *, noise_level: float = 0.15, n_samples: int = 50,
-                 seed: int = 0, max_batch: int | None = None,
-                 progress: bool | None = None) -> None:
+                 seed: int = 0, background: Any = None, stdevs: float | None = None,
+                 max_batch: int | None = None, progress: bool | None = None) -> None:
+        noise_level = check_float(noise_level, "noise_level")
+        n_samples = check_int(n_samples, "n_samples", 1)
+        seed = check_seed(seed)
+        if stdevs is not None:
+            stdevs = check_float(stdevs, "stdevs")
+            if stdevs <= 0:
+                raise InputError(f"stdevs: expected a positive noise standard deviation, "
+                                 f"got {stdevs!r}")
         super().__init__(model, max_batch=max_batch, progress=progress)
-        self.noise_level = check_float(noise_level, "noise_level")
-        self.n_samples = check_int(n_samples, "n_samples", 1)
-        self.seed = check_seed(seed)
+        self.noise_level, self.n_samples, self.seed = noise_level, n_samples, seed
+        self.stdevs = stdevs
+        self.background = None if background is None else \
+            self.fn.validate(background, "background")
 
     def _config(self) -> dict:
         return {"noise_level": self.noise_level, "n_samples": self.n_samples,
-                "seed": self.seed}
+                "seed": self.seed, "stdevs": self.stdevs,
+                "background_rows": None if self.background is None else
+                len(jax.tree_util.tree_leaves(self.background)[0])}
 
     def _extra_stats(self, x: Any) -> dict:
-        return {"noise_sd": np.asarray(by_input(noise_scale(x, self.noise_level),
-                                                self.fn)[0][1])}
+        sd = noise_scale(x, self.noise_level, self.background, self.stdevs)
+        return {"noise_sd": np.asarray(by_input(sd, self.fn)[0][1])}
 
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
         mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
                                       n_samples=self.n_samples, seed=self.seed,
-                                      max_batch=batch, progress=self.progress)
+                                      max_batch=batch, progress=self.progress,
+                                      reference=self.background, stdevs=self.stdevs)
         return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
 
     def _finish(self, mean: Any, sd: Any) -> Any:
