@@ -5,7 +5,9 @@ every method, the method's model rows/s over the raw limit of the same ModelFn m
 the same run (coalition methods on 64 rows, gradient methods on 4096 rows of the MLPs and
 64 images): the jitted forward pass at its best batch size for the coalition methods
 (KernelShap, PermutationShap, Lime), the jitted forward+backward (input gradient of the
-summed outputs) for the gradient methods. Method and limit are timed in alternating
+summed outputs) for the gradient methods, and for SmoothGrad also the bare noisy
+gradient (the same at ``x + N(0, 0.1^2)`` noise drawn in the call: drawing 30 Gaussian
+numbers costs about as much as the 30-feature MLP's forward+backward). Method and limit are timed in alternating
 rounds; best and median of ``--repeats`` are reported, with the load (``uptime``) before
 and after and the BLAS thread count. A second table: first-call latency (export ->
 result, compile included) for 10 rows, xaicore KernelShap against shap KernelExplainer
@@ -44,7 +46,11 @@ def limits(fn, row: np.ndarray, sizes=(256, 1024, 4096, 16384)):
     ``{kind: [(rows, f)]}`` (the limit is the best rows/s over the sizes)."""
     fwd = jax.jit(fn.apply_flat)
     grad = jax.jit(jax.grad(lambda p, x: fn.apply_flat(p, x).sum(), argnums=1))
-    out = {"forward": [], "grad": []}
+    # SmoothGrad's floor: the same gradient at x + N(0, 0.1^2) noise drawn in one call
+    noisy = jax.jit(jax.grad(lambda p, x, k: fn.apply_flat(
+        p, x + 0.1 * jax.random.normal(k, x.shape, x.dtype)).sum(), argnums=1))
+    key = jax.random.key(0)
+    out = {"forward": [], "grad": [], "noisy grad": []}
     for n in sizes:
         x = jnp.asarray(np.repeat(row[None], n, axis=0))
         calls = max(1, 16384 // n)
@@ -52,6 +58,8 @@ def limits(fn, row: np.ndarray, sizes=(256, 1024, 4096, 16384)):
                                                                for _ in range(c)]))
         out["grad"].append((n * calls, lambda x=x, c=calls: [grad(fn.params, x)
                                                             for _ in range(c)]))
+        out["noisy grad"].append((n * calls, lambda x=x, c=calls: [
+            noisy(fn.params, x, key) for _ in range(c)]))
     return out
 
 
@@ -87,6 +95,8 @@ def methods(fn, X, Xg, background, groups):
         if kind == "grad":
             rows = {"IntegratedGradients": 64, "SmoothGrad": 32, "Saliency": 1}[name] * len(x)
         out[name] = (kind, lambda e=e, t=t, x=x: e.explain(x, target=t), int(rows))
+    # SmoothGrad also against the bare noisy gradient (the noise has its own cost)
+    out["SmoothGrad (vs noisy grad)"] = ("noisy grad", *out["SmoothGrad"][1:])
     return out
 
 
