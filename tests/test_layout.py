@@ -18,7 +18,7 @@ ROOT = pathlib.Path(xaicore.__file__).parent
 #: part -> rank; a module may import parts of a lower rank, or its own part.
 RANKS = {
     "_errors": 0,
-    "_validate": 1, "_progress": 1, "_version": 1, "_core": 1,
+    "_validate": 1, "_progress": 1, "_version": 1, "_core": 1, "_compile_cache": 1,
     "kernels": 2, "exporting": 2,
     "engine": 3,
     "results": 4,

@@ -13,6 +13,7 @@ if "keras" not in _sys.modules:
     _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from . import metrics as metrics  # noqa: E402
+from ._compile_cache import compile_cache as compile_cache  # noqa: E402
 from ._errors import ExportError as ExportError  # noqa: E402
 from ._errors import InputError as InputError  # noqa: E402
 from ._errors import NonFiniteError as NonFiniteError  # noqa: E402
@@ -59,6 +60,7 @@ __all__ = ["Attribution", "ExactShap", "ExpectedGradients", "ExplainBatches", "E
            "LayerIntegratedGradients", "Lime", "ModelFn", "NonFiniteError", "PermutationShap",
            "Saliency", "SmoothGrad", "TensorSpec", "TokenIntegratedGradients", "VarGrad",
            "XaicoreError", "activations", "attention", "attention_rollout", "channel_first_model",
+           "compile_cache",
            "describe", "explain_dataset", "explain_text", "export", "from_jax", "kmeans",
            "load_job", "metrics", "patch_groups", "plot_activations", "plot_weights",
            "quantus_explain_func", "superpixels", "token_groups", "__version__"]

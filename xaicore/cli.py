@@ -22,7 +22,12 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``xaicore`` command (``demo`` and ``explain``)."""
     parser = argparse.ArgumentParser(prog="xaicore", formatter_class=_Help,
-                                     description="Fast attributions for Keras models.")
+                                     description="Fast attributions for Keras models.",
+                                     epilog="Compiled steps are cached on disk (JAX's "
+                                            "persistent cache, ~/.cache/xaicore/jax) so that "
+                                            "a job run again starts faster; "
+                                            "XAICORE_COMPILE_CACHE=DIR moves it, =0 turns it "
+                                            "off.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 help="demo, explain or bench (xaicore COMMAND --help for its "
                                      "options)")
@@ -135,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ._compile_cache import cache_off_by_env, compile_cache
+
+    if not cache_off_by_env():   # a job run again loads its compiled steps from disk
+        try:
+            compile_cache()
+        except Exception:  # noqa: BLE001 - an unwritable cache folder never stops a job
+            pass
     if args.command == "demo":
         from .jobs._demo import run_demo
 
