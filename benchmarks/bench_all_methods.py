@@ -21,6 +21,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 
 import jax
@@ -116,14 +117,20 @@ def first_call_latency(rows: int = 10) -> list[list]:
             "X[:16]); e.shap_values(X[:{r}], nsamples=512, silent=True)\n"
             "print(time.perf_counter()-t)"),
     }
+    cached = code["xaicore KernelShap"].replace(
+        "import xaicore, numpy as np, keras\n",
+        "import xaicore, numpy as np, keras\nxaicore.compile_cache({cache!r})\n")
+    code["xaicore KernelShap, warm compile cache"] = cached
     out = []
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, KERAS_BACKEND="jax")
-    for name, src in code.items():
-        run = subprocess.run(["python", "-c", src.format(r=rows)], cwd=here, env=env,
-                             capture_output=True, text=True)
-        sec = float(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else None
-        out.append([name, rows, "-" if sec is None else f"{sec:.2f} s"])
+    with tempfile.TemporaryDirectory() as cache:
+        for name, src in code.items():
+            for _ in range(2 if "cache" in name else 1):   # the first run fills the cache
+                run = subprocess.run(["python", "-c", src.format(r=rows, cache=cache)],
+                                     cwd=here, env=env, capture_output=True, text=True)
+            sec = float(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else None
+            out.append([name, rows, "-" if sec is None else f"{sec:.2f} s"])
     return out
 
 
