@@ -106,12 +106,15 @@ def test_unanimity_games_at_60_players_beat_linear():
     assert np.mean(spec) < 0.8 * np.mean(lin), (np.mean(spec), np.mean(lin))
 
 
-@pytest.mark.parametrize("case", ["relu12", "unanimity30"])
+@pytest.mark.parametrize("case", ["relu12", "unanimity30", "smooth16"])
 def test_standard_errors_cover(case):
     if case == "relu12":
         m, budget = 12, 300
         f = _mlp_game(m, 3, act=lambda u: np.maximum(u, 0))
         truth = _truth(f, m)
+    elif case == "smooth16":     # the evidence grid picks small ratios: model averaging
+        m, budget = 16, 600
+        f, truth = _low_order_game(m, 3)
     else:
         m, budget = 30, 400
         f, truth = _unanimity(m, 1)
