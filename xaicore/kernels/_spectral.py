@@ -19,7 +19,13 @@ surrogate (kriging). Consequences:
 * the full coalition is interpolated, so efficiency holds exactly (to rounding, restored
   exactly); a full enumeration interpolates the whole game: exact Shapley values;
 * the posterior variance gives standard errors (scaled per row and output by the
-  evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior).
+  evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior);
+* empirical Bayes: by default the design holds a grid of ratios (``DEFAULT_RHOS``) and
+  the estimate averages their posterior means, per row and output, by their marginal
+  likelihood at the ML scale (``-dof/2 log(y'Qy/dof) - 1/2 log det``, restricted to the
+  odd orders >= 3 when order one is flat), computed on at most ``EVIDENCE_SIZE``
+  observations; smooth games get a small ratio (much lower error), rough ones keep a
+  large one. The standard errors add the spread of the grid's means (model averaging).
 """
 from __future__ import annotations
 
@@ -31,8 +37,13 @@ import numpy as np
 
 from ._wls import _check_design, _check_values
 
-#: Default ratio of the prior variance of consecutive odd orders (``V_{t+2} / V_t``).
+#: A ratio of the prior variance of consecutive odd orders (``V_{t+2} / V_t``) that fits
+#: many games (the former single default).
 DEFAULT_RHO = 0.2
+#: The default grid of ratios: the estimate averages their posterior means by evidence.
+DEFAULT_RHOS = (0.002, 0.006, 0.02, 0.06, 0.2, 0.6)
+#: Observations the evidence of each prior of a grid is computed on (at least ``4 M``).
+EVIDENCE_SIZE = 512
 
 
 @functools.lru_cache(maxsize=16)
@@ -78,71 +89,120 @@ def complement_pairs(masks: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpectralDesign:
-    """What the spectral estimate needs from one coalition set, whatever the values."""
+    """What the spectral estimate needs from one coalition set, whatever the values.
+
+    One entry per prior of the grid (``G`` values of ``rho``); the evidence of each is
+    computed on ``E`` of the ``U + 1`` observations (all of them when ``U + 1 <= E``)."""
 
     pairs: np.ndarray     # int[U, 2] coalition, complement
-    P: np.ndarray         # float[M, U + 1] posterior-mean operator (column 0: full coalition)
-    chol: np.ndarray      # float[U + 1, U + 1] lower Cholesky factor L of their prior covariance
-    a: np.ndarray         # float[U + 1, M] L^-1 X (the whitened linear design)
-    beta: np.ndarray      # float[M, U + 1] whitened observations -> linear coefficients
-    post: np.ndarray      # float[M] posterior variance of phi at unit prior scale
-    rho: float
+    P: np.ndarray         # float[G, M, U + 1] posterior-mean operators (column 0: full coalition)
+    post: np.ndarray      # float[G, M] posterior variance of phi at unit prior scale
+    rows: np.ndarray      # int[E] the observations the evidence is computed on
+    chol: np.ndarray      # float[G, E, E] lower Cholesky factors L of their prior covariance
+    a: np.ndarray         # float[G, E, p] L^-1 X (the whitened linear design; p = 0 or M)
+    beta: np.ndarray      # float[G, p, E] whitened observations -> linear coefficients
+    logdet: np.ndarray    # float[G] log det K (+ log det X'K^-1X with a flat first order)
+    rho: float | tuple    # the prior ratio, or the grid of them
+
+
+def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget: float):
+    """Cholesky factor, whitened linear design and its pseudo-inverse for one prior."""
+    from scipy.linalg import cho_factor, solve_triangular
+
+    m = x.shape[1]
+    cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [n, n]
+    n = cov.shape[0]
+    cov[np.diag_indices(n)] += nugget * max(np.trace(cov) / n, 1e-300) + 1e-300
+    chol = np.tril(cho_factor(cov, lower=True)[0])
+    a = solve_triangular(chol, x if flat else x[:, :0], lower=True)    # [n, M] or [n, 0]
+    gram = a.T @ a
+    ginv = np.linalg.pinv(gram, rcond=1e-12, hermitian=True)
+    logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+    if flat:                           # restricted likelihood: the flat mean integrated out
+        ev = np.linalg.eigvalsh(gram)
+        logdet += float(np.sum(np.log(ev[ev > 1e-12 * ev.max()])))
+    return chol, a, ginv, logdet
 
 
 def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
-                    rho: float = DEFAULT_RHO, nugget: float = 1e-10) -> SpectralDesign:
+                    rho: float | tuple | None = None, nugget: float = 1e-10,
+                    evidence_size: int = EVIDENCE_SIZE) -> SpectralDesign:
     """Build the operator of :func:`solve_spectral` for one coalition set.
 
     Args:
         masks: ``bool[S, M]`` complement-paired coalitions (empty and full excluded).
         weights: Unused (the estimate needs no sampling weights); accepted so that the
             call reads like the other designs.
-        rho: Prior variance ratio of consecutive odd orders (``0 < rho <= 1``).
+        rho: Prior variance ratio of consecutive odd orders (``0 < rho <= 1``), or a
+            sequence of them: the estimate then averages the posterior means of the
+            priors by their evidence, per row and output (Bayesian model averaging over
+            the grid); None (the default): the grid :data:`DEFAULT_RHOS`.
         nugget: Relative jitter on the prior covariance (numerical safety).
+        evidence_size: With a grid, the evidence is computed on this many of the
+            observations (the full coalition and evenly spaced pairs; at least ``4 M``),
+            which bounds the design's memory and the per-row cost; a single ``rho`` uses
+            all of them.
     """
     z8, _ = _check_design(masks, np.ones(np.asarray(masks).shape[0])
                           if weights is None else weights)
-    if not (np.isfinite(rho) and 0 < rho <= 1):
-        raise ValueError(f"rho: expected a float in (0, 1], got {rho!r}")
+    grid = DEFAULT_RHOS if rho is None else (
+        tuple(rho) if isinstance(rho, (tuple, list, np.ndarray)) else (rho,))
+    for r in grid:
+        if isinstance(r, bool) or not (isinstance(r, (int, float, np.floating, np.integer))
+                                       and np.isfinite(r) and 0 < r <= 1):
+            raise ValueError(f"rho: expected a float in (0, 1] or a sequence of them, "
+                             f"got {rho!r}")
+    if len(grid) == 0:
+        raise ValueError(f"rho: expected a float in (0, 1] or a sequence of them, got {rho!r}")
+    from scipy.linalg import solve_triangular
+
     z = z8.view(np.bool_)
     m = z.shape[1]
     pairs = complement_pairs(z)
     x = np.vstack([np.ones((1, m)), 2.0 * z[pairs[:, 0]] - 1.0])      # [U + 1, M] +-1
-    var = order_variances(m, rho)
-    flat = x.shape[0] >= 3 * m     # enough pairs: order one gets a flat prior (a free
-    if flat:                       # linear mean, exact for additive games); too few for
-        var[1] = 0.0               # that: it keeps its Gaussian prior like the others
-    dist = np.rint((m - x @ x.T) / 2).astype(np.int64)
-    cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [U + 1, U + 1]
-    # Cov(phi_i, odd(x_k)) = x_ki sum_t V_t (2 / M) k^{M-1}_{t-1}(d_k without i)
-    f = (2.0 / m) * (var[1:, None] * krawtchouk(m - 1)).sum(axis=0)   # [M] by distance
-    neg = x < 0
-    cross = (x * f[neg.sum(axis=1)[:, None] - neg]).T                 # [M, U + 1]
-    n = cov.shape[0]
-    cov[np.diag_indices(n)] += nugget * max(np.trace(cov) / n, 1e-300) + 1e-300
-    from scipy.linalg import cho_factor, solve_triangular
-
-    chol = np.tril(cho_factor(cov, lower=True)[0])
-    # Universal kriging: odd(x) = beta . x + h(x), beta flat, h ~ the prior of orders >= 3;
-    # in whitened coordinates (L^-1): A = L^-1 X, Cw = L^-1 cross^T, b = L^-1 y.
-    a = solve_triangular(chol, x if flat else x[:, :0], lower=True)    # [n, M] or [n, 0]
-    cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
-    gram = a.T @ a
-    ginv = np.linalg.pinv(gram, rcond=1e-12, hermitian=True)
-    beta = ginv @ a.T                                                  # [M, n]: b -> beta
-    pw = cw.T - (cw.T @ a) @ beta                                      # [M, n]: b -> phi
-    if flat:
-        pw += 2.0 * beta
-    P = np.ascontiguousarray(solve_triangular(chol, pw.T, lower=True, trans="T").T)
+    n = x.shape[0]
+    flat = n >= 3 * m              # enough pairs: order one gets a flat prior (a free
+    dist = np.rint((m - x @ x.T) / 2).astype(np.int64)   # linear mean, exact for additive
+    neg = x < 0                    # games); too few for that: it keeps its Gaussian prior
+    e = n if len(grid) == 1 else min(n, max(int(evidence_size), 4 * m))
+    rows = np.unique(np.rint(np.linspace(0, n - 1, e)).astype(np.int64))
+    sub = rows.size < n
     t = np.arange(1, m + 1)
-    prior = float(np.sum(4.0 * var[1:] / (t * m)))
-    r = (2.0 * np.eye(m) if flat else np.zeros((0, m))) - a.T @ cw     # [M or 0, M]
-    post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", r, ginv, r)
-    post = np.maximum(post, 0.0)
-    for arr in (pairs, P, chol, a, beta, post):
+    out = {k: [] for k in ("P", "post", "chol", "a", "beta", "logdet")}
+    for r in grid:
+        var = order_variances(m, float(r))
+        if flat:
+            var[1] = 0.0
+        chol, a, ginv, logdet = _prior(x, dist, var, flat, nugget)
+        # Cov(phi_i, odd(x_k)) = x_ki sum_t V_t (2 / M) k^{M-1}_{t-1}(d_k without i)
+        f = (2.0 / m) * (var[1:, None] * krawtchouk(m - 1)).sum(axis=0)   # [M] by distance
+        cross = (x * f[neg.sum(axis=1)[:, None] - neg]).T                 # [M, U + 1]
+        # Universal kriging: odd(x) = beta . x + h(x), beta flat, h ~ the prior of orders
+        # >= 3; in whitened coordinates (L^-1): A = L^-1 X, Cw = L^-1 cross^T, b = L^-1 y.
+        cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
+        beta = ginv @ a.T                                                  # [M, n]: b -> beta
+        pw = cw.T - (cw.T @ a) @ beta                                      # [M, n]: b -> phi
+        if flat:
+            pw += 2.0 * beta
+        out["P"].append(solve_triangular(chol, pw.T, lower=True, trans="T").T)
+        prior = float(np.sum(4.0 * var[1:] / (t * m)))
+        rr = (2.0 * np.eye(m) if flat else np.zeros((0, m))) - a.T @ cw    # [M or 0, M]
+        post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", rr, ginv, rr)
+        out["post"].append(np.maximum(post, 0.0))
+        if sub:                    # the evidence on the subset of observations
+            chol, a, ginv, logdet = _prior(x[rows], dist[np.ix_(rows, rows)], var, flat,
+                                           nugget)
+            beta = ginv @ a.T
+        out["chol"].append(chol)
+        out["a"].append(a)
+        out["beta"].append(beta)
+        out["logdet"].append(logdet)
+    arrs = {k: np.ascontiguousarray(np.array(v, dtype=np.float64)) for k, v in out.items()}
+    for arr in (pairs, rows, *arrs.values()):
         arr.flags.writeable = False
-    return SpectralDesign(pairs=pairs, P=P, chol=chol, a=a, beta=beta, post=post,
-                          rho=float(rho))
+    return SpectralDesign(pairs=pairs, rows=rows, rho=float(grid[0]) if rho is not None
+                          and len(grid) == 1 and not isinstance(rho, (tuple, list, np.ndarray))
+                          else tuple(float(r) for r in grid), **arrs)
 
 
 def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
@@ -154,7 +214,7 @@ def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarr
 
 def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.ndarray,
                    v0: np.ndarray, v1: np.ndarray, *, design: SpectralDesign | None = None,
-                   rho: float = DEFAULT_RHO, return_se: bool = False
+                   rho: float | tuple | None = None, return_se: bool = False
                    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Posterior-mean Shapley values under the Fourier prior (see module text).
 
@@ -164,7 +224,8 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
         v: ``[n, S, O]`` (or ``[n, S]``) coalition values.
         v0, v1: Values of the empty and full coalitions, broadcast to ``[n, O]``.
         design: :func:`spectral_design` of these coalitions, if already built.
-        rho: Prior variance ratio (ignored with ``design``).
+        rho: Prior variance ratio, or a grid of them (see :func:`spectral_design`;
+            ignored with ``design``).
         return_se: Also return the posterior standard deviations.
 
     Returns:
@@ -186,16 +247,45 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     s = None if masks is None else np.asarray(masks).shape[0]
     v, v0, v1, squeeze = _check_values(v, v0, v1, s)
     y = _observations(d, v, v0, v1)                                    # [n, U + 1, O]
-    phi = np.einsum("mu,nuo->nmo", d.P, y, optimize=True)
-    m = phi.shape[1]
+    n, u, o = y.shape
+    g, m = d.P.shape[:2]
+    q = _evidence_scales(d, y) if g > 1 or return_se else None         # [G, n, O]
+    if g == 1:
+        w = np.ones((1, n, o))
+    else:                          # log evidence at the ML scale, then the grid's weights
+        dof = max(d.rows.size - d.a.shape[2], 1)
+        le = -0.5 * dof * np.log(q) - 0.5 * d.logdet[:, None, None]
+        w = np.exp(le - le.max(axis=0, keepdims=True))
+        w /= w.sum(axis=0, keepdims=True)
+    phi = np.zeros((n, m, o))
+    second = np.zeros((n, m, o)) if return_se else None
+    for k in range(g):
+        pk = np.einsum("mu,nuo->nmo", d.P[k], y, optimize=True)
+        phi += w[k][:, None, :] * pk
+        if return_se:
+            second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
     phi += ((v1 - v0)[:, None, :] - phi.sum(axis=1, keepdims=True)) / m  # exact efficiency
     if not return_se:
         return phi[..., 0] if squeeze else phi
-    n, u, o = y.shape
+    se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
+        d.post[0][None, :, None] * q[0][:, None, :])
+    return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
+
+
+def _evidence_scales(d: SpectralDesign, y: np.ndarray, block: int = 4096) -> np.ndarray:
+    """``q[G, n, O]``: the ML prior scale ``y' Q y / dof`` of each prior of the grid (``Q``:
+    the inverse covariance less the flat linear part), on the evidence observations."""
     from scipy.linalg import solve_triangular
 
-    b = solve_triangular(d.chol, y.transpose(1, 0, 2).reshape(u, n * o), lower=True)
-    w = b - d.a @ (d.beta @ b)                                          # whitened residual
-    q = (w ** 2).sum(axis=0).reshape(n, o) / max(u - d.a.shape[1], 1)   # evidence scale
-    se = np.sqrt(d.post[None, :, None] * np.maximum(q, 0.0)[:, None, :])
-    return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
+    n, _, o = y.shape
+    e = d.rows.size
+    ye = y[:, d.rows].transpose(1, 0, 2).reshape(e, n * o)
+    dof = max(e - d.a.shape[2], 1)
+    q = np.empty((d.P.shape[0], n * o))
+    floor = 1e-24 * float(np.mean(ye ** 2)) + 1e-300   # an exactly fitted game: no log(0)
+    for k in range(d.P.shape[0]):
+        for c in range(0, n * o, block):
+            b = solve_triangular(d.chol[k], ye[:, c:c + block], lower=True)
+            r = b - d.a[k] @ (d.beta[k] @ b)                            # whitened residual
+            q[k, c:c + block] = (r ** 2).sum(axis=0) / dof
+    return np.maximum(q, floor).reshape(-1, n, o)

@@ -47,8 +47,9 @@ class KernelShap(ShapleyMethod):
     coalition values into Shapley values:
 
     * ``"spectral"``: the posterior-mean Shapley values under a Gaussian prior on the
-      game's odd Fourier terms (see :func:`xaicore.kernels.solve_spectral`): an operator
-      built once per explainer, one matrix product for all rows, any number of players,
+      game's odd Fourier terms (see :func:`xaicore.kernels.solve_spectral`): operators
+      for a grid of priors built once per explainer, averaged per row and output by
+      their evidence (a few matrix products for all rows), any number of players,
       standard errors from the posterior (needs ``paired=True``).
 
     * ``"linear"``: the Kernel SHAP regression; its operator is built once and the solve
