@@ -1,6 +1,7 @@
 """KernelSHAP: a constrained weighted least-squares fit over sampled coalitions."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Any
 
@@ -17,6 +18,8 @@ from ._shapley_base import ShapleyMethod
 #: M = 10, ~10 ms at M = 16).
 AUTO_CUBIC_MAX = 16
 ESTIMATORS = ("auto", "spectral", "cubic", "linear")
+#: Bytes of per-pattern spectral designs one explainer keeps (see ``_row_design``).
+ROW_DESIGN_BYTES = 256 << 20
 
 
 def _pick_estimator(estimator: str, m: int, exact: bool, paired: bool) -> str:
@@ -173,13 +176,8 @@ class KernelShap(ShapleyMethod):
         if self.estimator == "spectral":   # the pairs that still split the row's players
             z = coal.masks
             keep = z.any(axis=1) & ~z.all(axis=1)
-            key = (self.n_players, a.tobytes())       # one design per pattern, kept
-            cache = self.__dict__.setdefault("_row_designs", {})
-            if key not in cache:
-                if len(cache) >= 16:
-                    cache.pop(next(iter(cache)))
-                cache[key] = kernels.spectral_design(z[keep])
-            out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=cache[key],
+            design = self._row_design((self.n_players, a.tobytes()), z[keep])
+            out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=design,
                                          return_se=se is not None)
             phi[:, a], se_a = (out if se is not None else (out, None))
             if se is not None:
@@ -194,6 +192,22 @@ class KernelShap(ShapleyMethod):
         if se is not None:
             se[:, a] = kernels.standard_errors(coal, v, v0, v1, n_boot=self.n_boot,
                                                seed=self.seed)
+
+    def _row_design(self, key: tuple, masks: np.ndarray) -> Any:
+        """The spectral design of one pattern of players (text rows of one length, images
+        of one segment count), built once and kept while the designs kept stay within
+        :data:`ROW_DESIGN_BYTES` (least recently used first out): a job's rows of a few
+        dozen lengths pay for each once."""
+        cache = self.__dict__.setdefault("_row_designs", collections.OrderedDict())
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        design = cache[key] = kernels.spectral_design(masks)
+        size = lambda d: sum(a.nbytes for a in vars(d).values()  # noqa: E731
+                             if isinstance(a, np.ndarray))
+        while len(cache) > 1 and sum(size(d) for d in cache.values()) > ROW_DESIGN_BYTES:
+            cache.popitem(last=False)
+        return design
 
     def _masks(self) -> np.ndarray:
         return self.coalitions.masks

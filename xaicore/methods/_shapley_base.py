@@ -122,7 +122,8 @@ class ShapleyMethod(Method):
         if m not in self._states:
             self._check_players(m)
             keep = dict(list(self._states.items())[-3:])
-            keep[m] = self._build(m)
+            with one_blas_thread():     # the operators' factorisations (see _threads)
+                keep[m] = self._build(m)
             self._states = keep
         self.__dict__.update(self._states[m])
         self.n_players = m
@@ -278,18 +279,18 @@ class ShapleyMethod(Method):
             v, base, v1 = v[rows, :, t][..., None], base[rows, t][:, None], v1[rows, t][:, None]
         with one_blas_thread():
             phi, stats = self._estimate(v, base, v1)
-        se = stats.pop("stderr", None)
-        if players.active is not None:        # rows whose map leaves players out
-            patterns, which = np.unique(players.active, axis=0, return_inverse=True)
-            for j, act in enumerate(patterns):
-                if act.all():
-                    continue
-                r = np.flatnonzero(which.reshape(-1) == j)
-                sub_phi, sub_se = phi[r], None if se is None else se[r]
-                self._restricted(act, v[r], base[r], v1[r], sub_phi, sub_se)
-                phi[r] = sub_phi
-                if se is not None:
-                    se[r] = sub_se
+            se = stats.pop("stderr", None)
+            if players.active is not None:        # rows whose map leaves players out
+                patterns, which = np.unique(players.active, axis=0, return_inverse=True)
+                for j, act in enumerate(patterns):
+                    if act.all():
+                        continue
+                    r = np.flatnonzero(which.reshape(-1) == j)
+                    sub_phi, sub_se = phi[r], None if se is None else se[r]
+                    self._restricted(act, v[r], base[r], v1[r], sub_phi, sub_se)
+                    phi[r] = sub_phi
+                    if se is not None:
+                        se[r] = sub_se
         gap = np.abs(phi.sum(axis=1) - (v1 - base))         # [n, O]
         if t is not None:
             phi, base, gap = phi[..., 0], base[:, 0], gap[:, 0]
