@@ -96,14 +96,16 @@ def unanimity_game(m: int, row: int, n_terms: int = 40):
 
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
     out = {}
-    if budget - 2 < K.min_budget(m):     # below xaicore's smallest budget: no estimate
-        return out
     ends = v(np.zeros((1, m), bool)), v(np.ones((1, m), bool))
     for est in XAICORE:
         if est == "cubic" and m > 16:
             continue
+        small = budget - 2 < K.min_budget(m)   # below a regression's smallest budget:
+        if small and est != "spectral":        # the spectral estimate still takes it
+            continue
         scheme = "stratified" if est == "cubic" else "leverage"
-        c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme)
+        c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme,
+                                min_rows=2 if small else None)
         y = v(c.masks)[None]
         t = time.perf_counter()
         if est == "spectral":

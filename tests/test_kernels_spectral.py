@@ -200,3 +200,31 @@ def test_evidence_on_a_subset_of_the_observations():
     e_full = np.abs(K.solve_spectral(None, None, v, v0, v1, design=full)[0] - truth).mean()
     e_part = np.abs(K.solve_spectral(None, None, v, v0, v1, design=part)[0] - truth).mean()
     assert e_part < 1.5 * e_full + 1e-6, (e_part, e_full)
+
+
+def test_budgets_below_a_regressions_minimum_still_estimate():
+    """64 evaluations for 100 players: no regression fits, the posterior mean still does
+    (efficient, its standard errors the size of its errors); the linear estimator says
+    what it needs."""
+    import jax.numpy as jnp
+
+    import xaicore
+    from xaicore import kernels as K
+    from xaicore.kernels._spectral import complement_pairs
+
+    c = K.sample_coalitions(100, 62, seed=0, min_rows=2)
+    assert c.masks.shape[0] <= 62 and len(complement_pairs(c.masks)) * 2 == len(c.masks)
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=100).astype("float32")
+    x = rng.normal(size=(3, 100)).astype("float32")
+    ks = xaicore.KernelShap(lambda z: (z @ jnp.asarray(w))[:, None],
+                            np.zeros((1, 100), "float32"), n_samples=62, n_boot=8)
+    att = ks.explain(x, target=0)
+    assert ks.estimator == "spectral" and att.stats["coalitions"] <= 62
+    assert att.stats["max_efficiency_gap"] < 1e-4
+    err = np.abs(att.values - x * w).mean()
+    assert err < np.abs(x * w).mean()                     # better than all-zero values
+    assert 0.5 < att.stats["stderr"].mean() / err < 2.0   # the s.e. knows how little it knows
+    with pytest.raises(xaicore.InputError, match="n_samples: budget: at least 198"):
+        xaicore.KernelShap(lambda z: (z @ jnp.asarray(w))[:, None],
+                           np.zeros((1, 100), "float32"), n_samples=62, estimator="linear")

@@ -187,7 +187,8 @@ def finish(m: int, p: dict, raw: tuple, *, scheme: str, paired: bool, seed: int
 
 
 def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed: int = 0,
-                      scheme: str = DEFAULT_SCHEME, backend: str = "cpp") -> Coalitions:
+                      scheme: str = DEFAULT_SCHEME, backend: str = "cpp",
+                      min_rows: int | None = None) -> Coalitions:
     """Draw coalitions and Shapley-kernel weights for a KernelSHAP-type regression.
 
     Sizes whose coalitions all fit their share of the budget are enumerated exactly
@@ -197,7 +198,8 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
 
     Args:
         n_features: Number of players ``M`` (>= 2).
-        budget: Most coalitions to return (``S <= budget``); at least ``2 * (M - 1)``.
+        budget: Most coalitions to return (``S <= budget``); at least ``2 * (M - 1)``
+            (what a least-squares fit needs), or ``min_rows``.
         paired: Sample each coalition together with its complement.
         seed: Seed of the splitmix64 stream (same seed, same coalitions on every backend).
         scheme: ``"leverage"`` (Leverage SHAP, Musco & Witter 2025: every size gets the
@@ -206,6 +208,9 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
             replacement, duplicates merged) or ``"stratified"`` (Shapley-kernel share per
             size, fixed count per size, no replacement).
         backend: ``"cpp"``, ``"numba"`` or ``"numpy"`` (the slow reference).
+        min_rows: The smallest budget accepted instead of ``2 * (M - 1)``, for estimators
+            that need no full-rank regression (the spectral estimate takes any number of
+            complement pairs).
 
     Returns:
         :class:`Coalitions`.
@@ -219,11 +224,12 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
         True
     """
     m = _check_int("n_features", n_features, 2)
-    lo = min_budget(m)
+    lo = min_budget(m) if min_rows is None else int(min_rows)
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
         raise ValueError(f"budget: expected an int >= {lo}, got {budget!r}")  # noqa: TRY004
     if budget < lo:
-        raise ValueError(f"budget: at least {lo} coalitions (2 * (n_features - 1)) are needed "
+        why = "2 * (n_features - 1)" if min_rows is None else "min_rows"
+        raise ValueError(f"budget: at least {lo} coalitions ({why}) are needed "
                          f"for n_features={m}, got {budget}")
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme: expected one of {SCHEMES}, got {scheme!r}")

@@ -18,6 +18,8 @@ from ._shapley_base import ShapleyMethod
 #: M = 10, ~10 ms at M = 16).
 AUTO_CUBIC_MAX = 16
 ESTIMATORS = ("auto", "spectral", "cubic", "linear")
+#: Fewest coalitions the spectral estimate takes (one complement pair).
+SPECTRAL_MIN_SAMPLES = 2
 #: Bytes of per-pattern spectral designs one explainer keeps (see ``_row_design``).
 ROW_DESIGN_BYTES = 256 << 20
 
@@ -138,18 +140,21 @@ class KernelShap(ShapleyMethod):
         scheme = self.scheme_arg
         if scheme is None:  # the scheme that measured lowest error for each estimator
             scheme = "stratified" if estimator == "cubic" else kernels.DEFAULT_SCHEME
+        # the spectral estimate (a posterior mean) takes any number of pairs: budgets below
+        # the 2 (M - 1) a regression needs (64 evaluations for 100 players) still estimate
+        small = SPECTRAL_MIN_SAMPLES if estimator == "spectral" else None
         try:
             coalitions = kernels.sample_coalitions(m, n_samples, paired=self.paired,
                                                    seed=self.seed, backend=self.backend,
-                                                   scheme=scheme)
+                                                   scheme=scheme, min_rows=small)
         except ValueError as e:   # the kernels name the argument they refuse
             if str(e).startswith("budget"):
                 raise InputError(f"n_samples: {e}") from None
             if str(e).startswith(("scheme:", "backend:")):
                 raise InputError(str(e)) from None
             raise
-        operator = kernels.wls_operator(coalitions.masks, coalitions.weights,
-                                        ridge=self.ridge, backend=self.backend)
+        operator = None if estimator == "spectral" else kernels.wls_operator(
+            coalitions.masks, coalitions.weights, ridge=self.ridge, backend=self.backend)
         cubic = kernels.cubic_design(coalitions.masks, coalitions.weights,
                                      operator=operator) if estimator == "cubic" else None
         spectral = kernels.spectral_design(coalitions.masks) if estimator == "spectral" \
