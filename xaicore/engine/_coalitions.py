@@ -299,9 +299,10 @@ class CoalitionEngine:
                 bs = jnp.asarray(pad_rows(row_background[first:first + span], span)) \
                     if per_b else self._dummy
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
-                res = step(self.fn.params, jnp.asarray(xs), jnp.int32(p0 - first * s),
-                           jnp.int32(min(total, p0 + per_call) - 1 - first * s), jnp.int32(s), masks_d,
-                           jnp.int32(count), background, weights, gs, bs,
+                # host scalars as NumPy (a jnp.int32 is a device op of its own, ~15 us)
+                res = step(self.fn.params, jnp.asarray(xs), np.int32(p0 - first * s),
+                           np.int32(min(total, p0 + per_call) - 1 - first * s), np.int32(s),
+                           masks_d, np.int32(count), background, weights, gs, bs,
                            chunks=p.chunks, pairs=p.pairs)
                 pending.append((p0, res))
                 if len(pending) > 2:

@@ -342,7 +342,7 @@ class GradientEngine:
             def call(part: tuple) -> Any:
                 real = int(part[2].shape[0])              # rows before padding
                 part = pad_rows(part, p.rows * p.chunks)
-                count = jnp.int32(-(-real // p.rows))
+                count = np.int32(-(-real // p.rows))
                 return step(self.fn.params, *part[:2], shared, *part[2:], key, count)
         total, sd, bad = run_chunked(call, data, p.rows * p.chunks, progress=progress,
                                      desc="gradients", exact_chunk=True,
