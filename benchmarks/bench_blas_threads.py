@@ -89,8 +89,8 @@ def main() -> None:
                 p.wait()
         for name, by in got.items():
             one, many = by[1], by[threads]
-            table_rows.append([load, name, f"{min(one) * 1e3:.1f} / {statistics.median(one) * 1e3:.1f}",
-                               f"{min(many) * 1e3:.1f} / {statistics.median(many) * 1e3:.1f}",
+            ms = lambda t: f"{min(t) * 1e3:.1f} / {statistics.median(t) * 1e3:.1f}"  # noqa: E731
+            table_rows.append([load, name, ms(one), ms(many),
                                f"{statistics.median(many) / statistics.median(one):.2f}"])
     print(f"{args.rows} rows, one output; ms best / median of {args.repeats}")
     print(table(table_rows, ["machine", "host solve", "1 BLAS thread", f"{threads} threads",
