@@ -9,9 +9,10 @@ summed outputs) for the gradient methods, and for SmoothGrad also the bare noisy
 gradient (the same at ``x + N(0, 0.1^2)`` noise drawn in the call: drawing 30 Gaussian
 numbers costs about as much as the 30-feature MLP's forward+backward). Method and limit
 are timed in alternating rounds; best and median of ``--repeats`` are reported, with the
-load (``uptime``) before and after and the BLAS thread count. A second table: first-call latency (export ->
-result, compile included) for 10 rows, xaicore KernelShap against shap KernelExplainer
-on ``model.predict``-like numpy calls of the same function.
+load (``uptime``) before and after and the BLAS thread count. A second table: first-call
+latency (export -> result, compile included) for 10 rows, xaicore KernelShap (without and
+with a warm compile cache) against shap KernelExplainer on ``model.predict``-like numpy
+calls of the same function.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_all_methods.py [--repeats 5] [--quick]
 """
