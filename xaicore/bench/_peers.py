@@ -20,7 +20,9 @@ PEERS = ("shap", "shapiq", "captum", "lime")
 
 #: shapiq's Shapley-value approximators tried by name (newer releases add the later ones).
 SHAPIQ_APPROXIMATORS = ("KernelSHAP", "PermutationSamplingSV", "LeverageSHAP", "RegressionMSR",
-                        "OddSHAP", "SVARM", "UnbiasedKernelSHAP")
+                        "OddSHAP", "ProxySHAP", "PolySHAP", "SVARM", "UnbiasedKernelSHAP")
+#: Arguments some of them need to approximate plain Shapley values.
+SHAPIQ_KWARGS = {"RegressionMSR": {"index": "SV"}, "ProxySHAP": {"index": "SV", "max_order": 1}}
 
 
 class Counted:
@@ -145,10 +147,11 @@ def shapiq_entries(case: Case, X: np.ndarray, budget: int, seed: int, repeats: i
             vals, rows = [], 0
             for x in X:
                 g = _game(case, x)
-                a = cls(n=m, random_state=seed)
+                a = cls(n=m, random_state=seed, **SHAPIQ_KWARGS.get(cls.__name__, {}))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    iv = a.approximate(budget=max(budget, 2), game=lambda z: g(z))
+                    iv = a.approximate(budget=max(budget, 2),   # a copy: PolySHAP writes
+                                       game=lambda z: np.array(g(z), np.float64))  # into it
                 vals.append(np.asarray(iv.get_n_order_values(1), np.float64).reshape(m))
                 rows += g.rows
             return np.array(vals), rows
