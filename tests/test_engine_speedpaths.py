@@ -142,3 +142,21 @@ def test_pinv_falls_back_for_singular_matrices():
     H[1] = np.outer(np.ones(6), np.ones(6))                   # rank one
     want = np.linalg.pinv(H, rcond=1e-10, hermitian=True)
     np.testing.assert_allclose(_se._pinv(H), want, rtol=1e-8, atol=1e-10)
+
+
+def test_progress_none_opens_a_bar_only_for_long_calls(monkeypatch):
+    pytest.importorskip("tqdm")
+    from xaicore import _progress
+
+    quick = _progress.progress_meter(10, "rows", None)
+    quick.update(10)
+    assert quick.bar is None                      # a call that ends first makes no bar
+    quick.close()
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    slow = _progress.progress_meter(10, "rows", None)
+    slow.update(3)
+    assert slow.bar is not None and slow.bar.n == 3 and slow.bar.total == 10
+    slow.update(2)
+    assert slow.bar.n == 5
+    slow.close()
+    assert isinstance(_progress.progress_meter(5, "rows", False), _progress.NoProgress)
