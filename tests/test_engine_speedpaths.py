@@ -78,6 +78,12 @@ def test_row_activations_reads_the_largest_value_a_row_makes():
                              keras.layers.Dense(2)])
     assert row_activations(xaicore.export(wide)) == 300       # weights [30, 300] do not count
     assert row_activations(_fn()) == 5                       # nothing larger than the input
+    free = keras.Sequential([keras.Input((None,), dtype="int32"),
+                             keras.layers.Embedding(100, 8),
+                             keras.layers.Conv1D(64, 5, padding="same"),
+                             keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(2)])
+    ids = np.ones((3, 40), "int32")                          # free length: the call's rows
+    assert row_activations(xaicore.export(free), ids) == 40 * 64
 
 
 def _reference_counts(coal, n_boot, seed):

@@ -126,3 +126,20 @@ def test_absolute_stdevs_like_captum():
         xaicore.SmoothGrad(fn, stdevs=-1.0)
     with pytest.raises(xaicore.InputError, match="background"):
         xaicore.SmoothGrad(fn, background=np.zeros((2, 5), np.float32))
+
+
+def test_background_rows_are_checked_and_constant_features_take_xs_range():
+    f = lambda x: jnp.tanh(x @ jnp.arange(1.0, 5.0))[:, None]  # noqa: E731
+    X = np.array([[1, 100, 1000, 0.5], [2, 300, 1500, 0.7], [4, 200, 1200, 0.1]], np.float32)
+    with pytest.raises(xaicore.InputError, match="at least 2 reference rows"):
+        xaicore.SmoothGrad(xaicore.from_jax(f, input_shape=(4,)), background=X[:1])
+    wide = np.ones((5, 6), np.float32) * np.arange(5, dtype=np.float32)[:, None]
+    sg = xaicore.SmoothGrad(xaicore.from_jax(f), background=wide)   # row shape unknown then
+    with pytest.raises(xaicore.InputError, match=r"background: rows of shape \[6\].*\[4\]"):
+        sg.explain(X, target=0)
+    bg = X.copy()
+    bg[:, 3] = 0.5                                             # constant in the background
+    att = xaicore.SmoothGrad(xaicore.from_jax(f, input_shape=(4,)), background=bg,
+                             n_samples=4).explain(X, target=0)
+    span = X.max(0) - X.min(0)
+    np.testing.assert_allclose(att.stats["noise_sd"][0], 0.15 * span, rtol=1e-6)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: Most bytes the cache folder holds (JAX evicts the least recently used entries).
+MAX_BYTES = 1 << 30
+
 #: Environment variable: a folder for the cache, or ``0`` / ``off`` to keep it off in the
 #: ``xaicore`` command (which turns it on by default).
 ENV = "XAICORE_COMPILE_CACHE"
@@ -51,6 +54,10 @@ def compile_cache(path: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    try:   # the folder's size is bounded: least recently used entries go first
+        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    except (AttributeError, KeyError, ValueError):   # a JAX without the option
+        pass
     return folder
 
 

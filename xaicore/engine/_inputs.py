@@ -40,33 +40,56 @@ def row_elements(fn: ModelFn) -> int:
     return max(total, 1)
 
 
-_ACTIVATIONS: "weakref.WeakKeyDictionary[ModelFn, int]" = weakref.WeakKeyDictionary()
+_ACTIVATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def row_activations(fn: ModelFn) -> int:
+def row_activations(fn: ModelFn, x: Any = None) -> int | None:
     """Elements of the largest intermediate value one row creates in the forward pass
     (e.g. ``L x 64`` for a ``Conv1D(64)`` over ``L`` embedded tokens): how much of the
     cache a row of the model takes, which its input size alone does not tell.
 
     Read from the forward pass traced abstractly at batches 1 and 2 (no FLOPs): each
     value's growth from one to two rows is its size per row; values that do not grow
-    (weights, constants) do not count. Computed once per model; the input elements when
-    the model cannot be traced so (unknown shapes).
+    (weights, constants) do not count. The rows' shapes are ``x``'s when given (a model of
+    free length, ``Input((None,))``, is traced at the call's length), else the input
+    specs'. Computed once per model and row shape; ``None`` off CPU (only the CPU call
+    sizes use it) and the input elements when the model cannot be traced so.
     """
-    if fn in _ACTIVATIONS:
-        return _ACTIVATIONS[fn]
-    size = row_elements(fn)
-    if all(s.shape is not None for s in fn.inputs):
-        try:
-            one, two = (_value_sizes(jax.make_jaxpr(fn.apply_flat)(
-                fn.params, _example_batch(fn.inputs, fn.structure, b)).jaxpr)
-                for b in (1, 2))
-        except Exception:   # noqa: BLE001 - a hint for the batch size, never an error
-            one = two = []
-        if len(one) == len(two):
-            size = max([size] + [b - a for a, b in zip(one, two)])
-    _ACTIVATIONS[fn] = size
+    if jax.default_backend() != "cpu":
+        return None
+    rows = _row_structs(fn, x)
+    if rows is None:
+        return row_elements(fn)
+    key = tuple((r.shape, str(r.dtype)) for r in jax.tree_util.tree_leaves(rows))
+    known = _ACTIVATIONS.setdefault(fn, {})
+    if key in known:
+        return known[key]
+    size = max(1, sum(int(np.prod(r.shape)) for r in jax.tree_util.tree_leaves(rows)))
+    try:
+        one, two = (_value_sizes(jax.make_jaxpr(fn.apply_flat)(fn.params, jax.tree_util.tree_map(
+            lambda r, b=b: jax.ShapeDtypeStruct((b, *r.shape), r.dtype), rows)).jaxpr)
+            for b in (1, 2))
+    except Exception:   # noqa: BLE001 - a hint for the batch size, never an error
+        one = two = []
+    if len(one) == len(two):
+        size = max([size] + [b - a for a, b in zip(one, two)])
+    known[key] = size
     return size
+
+
+def _row_structs(fn: ModelFn, x: Any) -> Any:
+    """One row's ``ShapeDtypeStruct`` per input (a pytree like the model's inputs), from
+    ``x`` where given, else from the specs; ``None`` when a row shape is unknown."""
+    if x is not None:
+        try:
+            return jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], np.asarray(a).dtype), x)
+        except Exception:  # noqa: BLE001
+            return None
+    if any(s.shape is None or None in s.shape for s in fn.inputs):
+        return None
+    rows = _example_batch(fn.inputs, fn.structure, 1)
+    return jax.tree_util.tree_map(lambda r: jax.ShapeDtypeStruct(r.shape[1:], r.dtype), rows)
 
 
 def _value_sizes(jaxpr: Any) -> list[int]:

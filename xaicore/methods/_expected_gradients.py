@@ -125,7 +125,7 @@ class ExpectedGradients(GradientBatch, Method):
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
-        batch = self._batch(prep.fn)
+        batch = self._batch(prep.fn, prep.x)
         mean, se, p = expected_gradients(self.engine, prep.x, self.background, prep.target,
                                          n_samples=self.n_samples, stdevs=self.stdevs,
                                          seed=self.seed, max_batch=batch,

@@ -20,9 +20,9 @@ class GradientBatch:
 
     max_batch: int | None
 
-    def _batch(self, fn: ModelFn) -> int:
+    def _batch(self, fn: ModelFn, x: Any = None) -> int:
         return self.max_batch or default_max_batch(row_elements(fn), gradient=True,
-                                                 activations=row_activations(fn))
+                                                 activations=row_activations(fn, x))
 
 
 def by_input(tree: Any, fn: ModelFn) -> list[tuple[str, Any]]:

@@ -183,7 +183,7 @@ class IntegratedGradients(GradientBatch, Method):
         prep = self._prepare(X, target)
         b = reference(self.baseline if baseline is None else baseline, prep.x, prep.fn,
                       "baseline")
-        batch = self._batch(prep.fn)
+        batch = self._batch(prep.fn, prep.x)
         attr, p = integrated_gradients(self.engine, prep.x, b, prep.target,
                                        n_steps=self.n_steps, method=self.method,
                                        max_batch=batch, progress=self.progress)

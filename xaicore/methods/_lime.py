@@ -208,7 +208,7 @@ class Lime(ShapleyMethod):
         prep = self._prepare(X, target)
         players = self._players_of_call(groups, prep)
         self._use_players(players.m)
-        batch = self._batch(prep.fn)
+        batch = self._batch(prep.fn, prep.x)
         v0, v1, mid = self._values_of_call(prep, self._masks(), players, batch,
                                            need_v0=self._empty.size > 0)
         t = prep.target

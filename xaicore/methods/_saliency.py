@@ -78,6 +78,8 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
         src = a if ref is None else np.asarray(ref)
         if per_feature:
             span = np.broadcast_to(src.max(axis=0) - src.min(axis=0), shape)
+            if ref is not None:   # constant over the reference: the explained rows' range
+                span = np.where(span > 0, span, a.max(axis=0) - a.min(axis=0))
             span = np.where(span > 0, span, own[:, None])  # one row, or a constant feature
         elif ref is None:
             span = own
@@ -141,7 +143,8 @@ class _GradientMethod(GradientBatch, Method):
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
-        values, stderr, p, samples = self._compute(prep.x, prep.target, self._batch(prep.fn))
+        values, stderr, p, samples = self._compute(prep.x, prep.target,
+                                                   self._batch(prep.fn, prep.x))
         base = np.zeros((prep.n,) if prep.target is not None else (prep.n, prep.fn.n_outputs))
         stats = {"model_rows": prep.n * samples, "rows_per_call": p.model_rows,
                  "compiles": self.engine.compiled, "seconds": time.perf_counter() - t0,
@@ -200,10 +203,11 @@ class SmoothGrad(_GradientMethod):
             back to the row's own range). Unlike captum's ``NoiseTunnel``
             (``stdevs=1.0``, absolute), the scale follows the data.
             ``stats["noise_sd"]`` holds the standard deviations used.
-        background: Reference rows (e.g. the training data) whose ranges set the noise
-            instead of ``X``'s: each feature's range over them for tabular rows, their
-            whole range for images and sequences. Then a row's noise no longer depends
-            on the rows explained with it (recommended for tabular models).
+        background: Reference rows (at least 2; e.g. the training data) whose ranges set
+            the noise instead of ``X``'s: each feature's range over them for tabular rows
+            (a feature constant there takes its range over ``X``), their whole range for
+            images and sequences. Then a row's noise no longer depends on the rows
+            explained with it (recommended for tabular models).
         stdevs: One absolute noise standard deviation for every element (captum's
             ``stdevs``); overrides ``noise_level`` and ``background``.
         n_samples: Noisy copies per row.
@@ -229,6 +233,10 @@ class SmoothGrad(_GradientMethod):
         self.stdevs = stdevs
         self.background = None if background is None else \
             self.fn.validate(background, "background")
+        if self.background is not None and any(
+                np.ndim(a) == 2 and len(a) < 2 for a in jax.tree_util.tree_leaves(self.background)):
+            raise InputError("background: expected at least 2 reference rows (each feature's "
+                             "range over them sets its noise), got 1")
 
     def _config(self) -> dict:
         return {"noise_level": self.noise_level, "n_samples": self.n_samples,
@@ -236,11 +244,23 @@ class SmoothGrad(_GradientMethod):
                 "background_rows": None if self.background is None else
                 len(jax.tree_util.tree_leaves(self.background)[0])}
 
+    def _check_background(self, x: Any) -> None:
+        """The reference rows must be shaped as the explained rows (a model of unknown
+        input shape could not check them at construction)."""
+        if self.background is None:
+            return
+        for a, b in zip(jax.tree_util.tree_leaves(x),
+                        jax.tree_util.tree_leaves(self.background)):
+            if np.shape(a)[1:] != np.shape(b)[1:]:
+                raise InputError(f"background: rows of shape {list(np.shape(b)[1:])}, but "
+                                 f"X has rows of shape {list(np.shape(a)[1:])}")
+
     def _extra_stats(self, x: Any) -> dict:
         sd = noise_scale(x, self.noise_level, self.background, self.stdevs)
         return {"noise_sd": np.asarray(by_input(sd, self.fn)[0][1])}
 
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
+        self._check_background(x)
         mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
                                       n_samples=self.n_samples, seed=self.seed,
                                       max_batch=batch, progress=self.progress,

@@ -156,11 +156,11 @@ class ShapleyMethod(Method):
         return {}
 
     # -- the shared flow -----------------------------------------------------------------
-    def _batch(self, fn: Any) -> int:
+    def _batch(self, fn: Any, x: Any = None) -> int:
         """Model rows per device call: the user's ``max_batch``, else the coalition
-        engine's default (cache-sized on CPU)."""
+        engine's default (cache-sized on CPU, for rows shaped as ``x``'s where given)."""
         return self.max_batch or default_max_batch(row_elements(fn), cache_sized=True,
-                                                 activations=row_activations(fn))
+                                                 activations=row_activations(fn, x))
 
     def _players_of_call(self, groups: Any, prep: Any) -> Players:
         """The call's players: its per-row maps, or the constructor's shared map."""
@@ -248,7 +248,7 @@ class ShapleyMethod(Method):
         prep = self._prepare(X, target)
         players = self._players_of_call(groups, prep)
         self._use_players(players.m)
-        batch = self._batch(prep.fn)
+        batch = self._batch(prep.fn, prep.x)
         masks = self._masks()
         # Rows in blocks whose coalition values [rows, S, O] stay within VALUES_BYTES, so
         # memory does not grow with the rows of a call (each row is solved on its own).

@@ -160,7 +160,7 @@ def prepare(model: Any, X: Any, attributions: Any, *, target: Any = None,
         raise InputError(f"target: the model has {o} outputs; give target= (an int, one int "
                          "per row or 'predicted'): the output the attributions explain")
     batch = max_batch or default_max_batch(row_elements(fn), cache_sized=True,
-                                                activations=row_activations(fn))
+                                                activations=row_activations(fn, x))
     t = resolve_target(target, n, o, lambda: forward(fn, x, None, batch))
     v = v.reshape(n, -1, o)[np.arange(n), :, t] if per_output else v.reshape(n, -1)
     if g is None:
