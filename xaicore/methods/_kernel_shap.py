@@ -181,6 +181,10 @@ class KernelShap(ShapleyMethod):
         if self.estimator == "spectral":   # the pairs that still split the row's players
             z = coal.masks
             keep = z.any(axis=1) & ~z.all(axis=1)
+            # coalitions that project onto the same one have the same value: once each
+            # (a row of few players would otherwise factor all S of them, mostly repeats)
+            _, first = np.unique(z, axis=0, return_index=True)
+            keep &= np.isin(np.arange(len(z)), first)
             design = self._row_design((self.n_players, a.tobytes()), z[keep])
             out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=design,
                                          return_se=se is not None)
