@@ -167,7 +167,7 @@ def _mobius_parts(z: np.ndarray, w: np.ndarray):
     ``C(M, s)`` of order ``s`` sharing variance ``w_s``): the covariance ``[n, n]`` of the
     odd parts ``(v(z) - v(1 - z)) / 2``, their covariance ``[M, n]`` with the Shapley values
     ``phi_i = sum_{S ∋ i} c_S / |S|`` and the prior variance of one ``phi_i``."""
-    n, m = z.shape
+    m = z.shape[1]
     f = _ratio_comb(m) @ w                  # Cov(v(z), v(z')) = f(|z & z'|)
     zi = z.astype(np.float64)
     inter = np.rint(zi @ zi.T).astype(np.int64)
