@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -228,3 +229,43 @@ def test_budgets_below_a_regressions_minimum_still_estimate():
     with pytest.raises(xaicore.InputError, match="n_samples: budget: at least 198"):
         xaicore.KernelShap(lambda z: (z @ jnp.asarray(w))[:, None],
                            np.zeros((1, 100), "float32"), n_samples=62, estimator="linear")
+
+
+def test_mobius_covariance_matches_explicit_features():
+    """The Moebius prior's closed forms against explicit unanimity features (M = 5)."""
+    from xaicore.kernels._spectral import _mobius_parts, mobius_weights
+
+    m, lam = 5, 0.4
+    w = mobius_weights(m, lam, flat=False)
+    sets = [S for s in range(1, m + 1) for S in itertools.combinations(range(m), s)]
+    var = np.array([w[len(S)] / math.comb(m, len(S)) for S in sets])
+    z = K.sample_coalitions(m, 20, seed=1).masks[::2]                       # one of each pair
+    z = np.vstack([np.ones((1, m), bool), z])
+    feat = np.array([[(float(np.all(r[list(S)])) - float(np.all(~r[list(S)]))) / 2.0
+                      for S in sets] for r in z])                           # odd parts
+    shap = np.array([[(i in S) / len(S) for S in sets] for i in range(m)])  # phi_i weights
+    cov, cross, prior = _mobius_parts(z, w)
+    np.testing.assert_allclose(cov, feat @ np.diag(var) @ feat.T, atol=1e-12)
+    np.testing.assert_allclose(cross, shap @ np.diag(var) @ feat.T, atol=1e-12)
+    assert prior == pytest.approx(float((shap ** 2 @ var)[0]), rel=1e-12)
+
+
+def test_mobius_priors_in_the_default_grid():
+    """The default grid holds two Moebius priors; they help on unanimity games (vs the
+    Fourier-only grid); an explicit rho leaves them out; bad ratios are refused."""
+    f, truth = _unanimity(60, 0)
+    v0, v1 = _ends(f, 60)
+    fourier, both = [], []
+    for seed in range(3):
+        c = K.sample_coalitions(60, 1000, seed=seed)
+        v = f(c.masks)[None]
+        fourier.append(np.abs(K.solve_spectral(
+            None, None, v, v0, v1, design=K.spectral_design(c.masks, mobius=()))[0] - truth))
+        both.append(np.abs(K.solve_spectral(c.masks, None, v, v0, v1)[0] - truth))
+    assert np.mean(both) < 0.98 * np.mean(fourier), (np.mean(both), np.mean(fourier))
+    c = K.sample_coalitions(10, 100, seed=0)
+    assert K.spectral_design(c.masks).mobius == (0.03, 0.3)
+    assert K.spectral_design(c.masks, rho=0.2).mobius == ()
+    assert K.spectral_design(c.masks, rho=0.2, mobius=(0.3,)).P.shape[0] == 2
+    with pytest.raises(ValueError, match=r"^mobius: expected a sequence of floats in \(0, 1\]"):
+        K.spectral_design(c.masks, mobius=(0.0,))

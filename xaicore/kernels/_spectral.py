@@ -26,6 +26,12 @@ surrogate (kriging). Consequences:
   odd orders >= 3 when order one is flat), computed on at most ``EVIDENCE_SIZE``
   observations; smooth games get a small ratio (much lower error), rough ones keep a
   large one. The standard errors add the spread of the grid's means (model averaging).
+* the default grid also holds two priors of another basis (``DEFAULT_MOBIUS``): independent
+  Moebius (unanimity) coefficients, order ``s`` of total variance ``lam ** (s - 1)``. Their
+  covariance depends on the overlap ``|z & z'|`` and the sizes of two coalitions, so the
+  odd parts' covariance is still a closed form; the evidence weighs them against the
+  Fourier ones on the same observations (they help games of few-player AND-like terms and
+  smooth games; about neutral elsewhere).
 """
 from __future__ import annotations
 
@@ -41,7 +47,9 @@ from ._wls import _check_design, _check_values
 #: many games (the former single default).
 DEFAULT_RHO = 0.2
 #: The default grid of ratios: the estimate averages their posterior means by evidence.
-DEFAULT_RHOS = (0.002, 0.006, 0.02, 0.06, 0.2, 0.6)
+DEFAULT_RHOS = (0.0005, 0.002, 0.006, 0.02, 0.06, 0.2, 0.6)
+#: Moebius-basis priors in the default grid (ratio of consecutive unanimity orders).
+DEFAULT_MOBIUS = (0.03, 0.3)
 #: Observations the evidence of each prior of a grid is computed on (at least ``4 M``).
 EVIDENCE_SIZE = 512
 
@@ -91,7 +99,8 @@ def complement_pairs(masks: np.ndarray) -> np.ndarray:
 class SpectralDesign:
     """What the spectral estimate needs from one coalition set, whatever the values.
 
-    One entry per prior of the grid (``G`` values of ``rho``); the evidence of each is
+    One entry per prior of the grid (``G``: the values of ``rho``, then those of
+    ``mobius``); the evidence of each is
     computed on ``E`` of the ``U + 1`` observations (all of them when ``U + 1 <= E``)."""
 
     pairs: np.ndarray     # int[U, 2] coalition, complement
@@ -103,14 +112,14 @@ class SpectralDesign:
     beta: np.ndarray      # float[G, p, E] whitened observations -> linear coefficients
     logdet: np.ndarray    # float[G] log det K (+ log det X'K^-1X with a flat first order)
     rho: float | tuple    # the prior ratio, or the grid of them
+    mobius: tuple = ()    # the Moebius priors' ratios (after the Fourier ones in P, ...)
 
 
-def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget: float):
-    """Cholesky factor, whitened linear design and its pseudo-inverse for one prior."""
+def _chol_parts(x: np.ndarray, cov: np.ndarray, flat: bool, nugget: float):
+    """Cholesky factor, whitened linear design and its pseudo-inverse for one covariance."""
     from scipy.linalg import cho_factor, solve_triangular
 
-    m = x.shape[1]
-    cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [n, n]
+    cov = np.array(cov, dtype=np.float64)
     n = cov.shape[0]
     cov[np.diag_indices(n)] += nugget * max(np.trace(cov) / n, 1e-300) + 1e-300
     chol = np.tril(cho_factor(cov, lower=True)[0])
@@ -124,9 +133,58 @@ def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget:
     return chol, a, ginv, logdet
 
 
+def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget: float):
+    """Cholesky factor, whitened linear design and its pseudo-inverse for one Fourier prior."""
+    m = x.shape[1]
+    cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [n, n]
+    return _chol_parts(x, cov, flat, nugget)
+
+
+def _ratio_comb(m: int) -> np.ndarray:
+    """``r[j, s] = C(j, s) / C(m, s)`` for ``j, s = 0..m`` (zero where ``s > j``)."""
+    from scipy.special import gammaln
+
+    j = np.arange(m + 1, dtype=np.float64)[:, None]
+    s = j.T
+    ok = j >= s
+    lg = (gammaln(j + 1) - gammaln(j - np.where(ok, s, 0) + 1)) - (
+        gammaln(m + 1.0) - gammaln(m - s + 1))
+    return np.where(ok, np.exp(np.where(ok, lg, 0.0)), 0.0)
+
+
+def mobius_weights(m: int, lam: float, flat: bool) -> np.ndarray:
+    """Total prior variance of each Moebius (unanimity) order ``0..m``: ``lam ** (s - 1)``
+    for ``s >= 1`` (order one zero when it has a flat prior)."""
+    w = np.zeros(m + 1)
+    w[1:] = lam ** np.arange(m, dtype=np.float64)
+    if flat:
+        w[1] = 0.0
+    return w
+
+
+def _mobius_parts(z: np.ndarray, w: np.ndarray):
+    """Under independent Moebius coefficients ``v(z) = sum_S c_S prod_{i in S} z_i`` (the
+    ``C(M, s)`` of order ``s`` sharing variance ``w_s``): the covariance ``[n, n]`` of the
+    odd parts ``(v(z) - v(1 - z)) / 2``, their covariance ``[M, n]`` with the Shapley values
+    ``phi_i = sum_{S ∋ i} c_S / |S|`` and the prior variance of one ``phi_i``."""
+    m = z.shape[1]
+    f = _ratio_comb(m) @ w                  # Cov(v(z), v(z')) = f(|z & z'|)
+    zi = z.astype(np.float64)
+    inter = np.rint(zi @ zi.T).astype(np.int64)
+    sz = z.sum(axis=1).astype(np.int64)
+    a, b = sz[:, None], sz[None, :]
+    cov = (f[inter] - f[a - inter] - f[b - inter] + f[m - a - b + inter]) / 4.0
+    # Cov(phi_i, v(z)) = z_i sum_s w_s C(|z| - 1, s - 1) / (C(M, s) s) = z_i f(|z|) / |z|
+    g = f / np.maximum(np.arange(m + 1), 1)
+    cross = (zi * g[sz][:, None] - (1.0 - zi) * g[m - sz][:, None]).T / 2.0   # [M, n]
+    prior = float(np.sum(w[1:] / (m * np.arange(1, m + 1))))
+    return cov, cross, prior
+
+
 def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
                     rho: float | tuple | None = None, nugget: float = 1e-10,
-                    evidence_size: int = EVIDENCE_SIZE) -> SpectralDesign:
+                    evidence_size: int = EVIDENCE_SIZE, mobius: tuple | None = None
+                    ) -> SpectralDesign:
     """Build the operator of :func:`solve_spectral` for one coalition set.
 
     Args:
@@ -142,6 +200,11 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
             observations (the full coalition and evenly spaced pairs; at least ``4 M``),
             which bounds the design's memory and the per-row cost; a single ``rho`` uses
             all of them.
+        mobius: Ratios ``lam`` (``0 < lam <= 1``) of Moebius-basis priors added to the
+            grid: independent unanimity coefficients, order ``s`` of total variance
+            ``lam ** (s - 1)`` (a prior for games made of few-player AND-like terms);
+            None: :data:`DEFAULT_MOBIUS` with the default ``rho`` grid, none with an
+            explicit ``rho`` (so that one ``rho`` is exactly that Fourier prior).
     """
     z8, _ = _check_design(masks, np.ones(np.asarray(masks).shape[0])
                           if weights is None else weights)
@@ -154,6 +217,11 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
                              f"got {rho!r}")
     if len(grid) == 0:
         raise ValueError(f"rho: expected a float in (0, 1] or a sequence of them, got {rho!r}")
+    lams = (DEFAULT_MOBIUS if rho is None else ()) if mobius is None else tuple(mobius)
+    for r in lams:
+        if isinstance(r, bool) or not (isinstance(r, (int, float, np.floating, np.integer))
+                                       and np.isfinite(r) and 0 < r <= 1):
+            raise ValueError(f"mobius: expected a sequence of floats in (0, 1], got {mobius!r}")
     from scipy.linalg import solve_triangular
 
     z = z8.view(np.bool_)
@@ -164,19 +232,26 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
     flat = n >= 3 * m              # enough pairs: order one gets a flat prior (a free
     dist = np.rint((m - x @ x.T) / 2).astype(np.int64)   # linear mean, exact for additive
     neg = x < 0                    # games); too few for that: it keeps its Gaussian prior
-    e = n if len(grid) == 1 else min(n, max(int(evidence_size), 4 * m))
+    priors = [("f", float(r)) for r in grid] + [("m", float(r)) for r in lams]
+    e = n if len(priors) == 1 else min(n, max(int(evidence_size), 4 * m))
     rows = np.unique(np.rint(np.linspace(0, n - 1, e)).astype(np.int64))
     sub = rows.size < n
     t = np.arange(1, m + 1)
     out = {k: [] for k in ("P", "post", "chol", "a", "beta", "logdet")}
-    for r in grid:
-        var = order_variances(m, float(r))
-        if flat:
-            var[1] = 0.0
-        chol, a, ginv, logdet = _prior(x, dist, var, flat, nugget)
-        # Cov(phi_i, odd(x_k)) = x_ki sum_t V_t (2 / M) k^{M-1}_{t-1}(d_k without i)
-        f = (2.0 / m) * (var[1:, None] * krawtchouk(m - 1)).sum(axis=0)   # [M] by distance
-        cross = (x * f[neg.sum(axis=1)[:, None] - neg]).T                 # [M, U + 1]
+    for kind, r in priors:
+        if kind == "f":
+            var = order_variances(m, r)
+            if flat:
+                var[1] = 0.0
+            chol, a, ginv, logdet = _prior(x, dist, var, flat, nugget)
+            # Cov(phi_i, odd(x_k)) = x_ki sum_t V_t (2 / M) k^{M-1}_{t-1}(d_k without i)
+            f = (2.0 / m) * (var[1:, None] * krawtchouk(m - 1)).sum(axis=0)   # [M] by distance
+            cross = (x * f[neg.sum(axis=1)[:, None] - neg]).T                 # [M, U + 1]
+            prior = float(np.sum(4.0 * var[1:] / (t * m)))
+        else:
+            wts = mobius_weights(m, r, flat)
+            cov, cross, prior = _mobius_parts(x > 0, wts)
+            chol, a, ginv, logdet = _chol_parts(x, cov, flat, nugget)
         # Universal kriging: odd(x) = beta . x + h(x), beta flat, h ~ the prior of orders
         # >= 3; in whitened coordinates (L^-1): A = L^-1 X, Cw = L^-1 cross^T, b = L^-1 y.
         cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
@@ -185,13 +260,16 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
         if flat:
             pw += 2.0 * beta
         out["P"].append(solve_triangular(chol, pw.T, lower=True, trans="T").T)
-        prior = float(np.sum(4.0 * var[1:] / (t * m)))
         rr = (2.0 * np.eye(m) if flat else np.zeros((0, m))) - a.T @ cw    # [M or 0, M]
         post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", rr, ginv, rr)
         out["post"].append(np.maximum(post, 0.0))
         if sub:                    # the evidence on the subset of observations
-            chol, a, ginv, logdet = _prior(x[rows], dist[np.ix_(rows, rows)], var, flat,
-                                           nugget)
+            if kind == "f":
+                chol, a, ginv, logdet = _prior(x[rows], dist[np.ix_(rows, rows)], var, flat,
+                                               nugget)
+            else:
+                chol, a, ginv, logdet = _chol_parts(x[rows], cov[np.ix_(rows, rows)], flat,
+                                                    nugget)
             beta = ginv @ a.T
         out["chol"].append(chol)
         out["a"].append(a)
@@ -202,7 +280,8 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
         arr.flags.writeable = False
     return SpectralDesign(pairs=pairs, rows=rows, rho=float(grid[0]) if rho is not None
                           and len(grid) == 1 and not isinstance(rho, (tuple, list, np.ndarray))
-                          else tuple(float(r) for r in grid), **arrs)
+                          else tuple(float(r) for r in grid),
+                          mobius=tuple(float(r) for r in lams), **arrs)
 
 
 def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
