@@ -269,3 +269,29 @@ def test_mobius_priors_in_the_default_grid():
     assert K.spectral_design(c.masks, rho=0.2, mobius=(0.3,)).P.shape[0] == 2
     with pytest.raises(ValueError, match=r"^mobius: expected a sequence of floats in \(0, 1\]"):
         K.spectral_design(c.masks, mobius=(0.0,))
+
+
+def test_each_row_on_its_own_scale_and_bad_values_refused():
+    """A row's estimate does not depend on the other rows of the call (a saturated output
+    of 1e-8 beside outputs of 1e8), values near float64's range stay finite, and NaN is
+    refused with the row named."""
+    from xaicore import kernels as K
+
+    c = K.sample_coalitions(16, 600, seed=0)
+    z = c.masks.astype(float)
+    w = np.linspace(-1, 1, 16)
+    game = np.tanh(z @ w)[None]                                      # [1, S]
+    v0, v1 = np.tanh(0.0), np.tanh(w.sum())
+    alone = K.solve_spectral(c.masks, None, 1e-8 * game, 1e-8 * v0, 1e-8 * v1)
+    both = K.solve_spectral(c.masks, None, np.concatenate([1e-8 * game, 1e8 * game]),
+                            np.array([1e-8, 1e8]) * v0, np.array([1e-8, 1e8]) * v1)
+    np.testing.assert_allclose(both[0], alone[0], rtol=1e-12)
+    np.testing.assert_allclose(both[1] * 1e-16, alone[0], rtol=1e-9)
+    big, se = K.solve_spectral(c.masks, None, 1e160 * game, 1e160 * v0, 1e160 * v1,
+                               return_se=True)
+    assert np.all(np.isfinite(big)) and np.all(np.isfinite(se))
+    np.testing.assert_allclose(big * 1e-160, alone * 1e8, rtol=1e-9)
+    bad = np.concatenate([game, game])
+    bad[1, 3] = np.nan
+    with pytest.raises(ValueError, match="row 1 hold NaN"):
+        K.solve_spectral(c.masks, None, bad, v0, v1)

@@ -326,6 +326,15 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     s = None if masks is None else np.asarray(masks).shape[0]
     v, v0, v1, squeeze = _check_values(v, v0, v1, s)
     y = _observations(d, v, v0, v1)                                    # [n, U + 1, O]
+    if not np.all(np.isfinite(y)):
+        bad = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
+        raise ValueError(f"v: the values of row {bad} hold NaN or inf (v0, v1 included)")
+    # Each row and output on its own scale (the estimate is linear in its values and the
+    # evidence weights do not depend on their scale): one row's size cannot move another's
+    # evidence floor, and values near float64's range do not overflow when squared.
+    scale = np.max(np.abs(y), axis=1, keepdims=True)                   # [n, 1, O]
+    scale = np.where(scale > 0, scale, 1.0)
+    y = y / scale
     n, u, o = y.shape
     g, m = d.P.shape[:2]
     q = _evidence_scales(d, y) if g > 1 or return_se else None         # [G, n, O]
@@ -339,15 +348,18 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     phi = np.zeros((n, m, o))
     second = np.zeros((n, m, o)) if return_se else None
     for k in range(g):
-        pk = np.einsum("mu,nuo->nmo", d.P[k], y, optimize=True)
+        pk = np.matmul(d.P[k], y)                                      # [n, M, O]
         phi += w[k][:, None, :] * pk
         if return_se:
             second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
+    if return_se:
+        se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
+            d.post[0][None, :, None] * q[0][:, None, :])
+        se = se * scale
+    phi = phi * scale
     phi += ((v1 - v0)[:, None, :] - phi.sum(axis=1, keepdims=True)) / m  # exact efficiency
     if not return_se:
         return phi[..., 0] if squeeze else phi
-    se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
-        d.post[0][None, :, None] * q[0][:, None, :])
     return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
 
 
@@ -361,7 +373,8 @@ def _evidence_scales(d: SpectralDesign, y: np.ndarray, block: int = 4096) -> np.
     ye = y[:, d.rows].transpose(1, 0, 2).reshape(e, n * o)
     dof = max(e - d.a.shape[2], 1)
     q = np.empty((d.P.shape[0], n * o))
-    floor = 1e-24 * float(np.mean(ye ** 2)) + 1e-300   # an exactly fitted game: no log(0)
+    # an exactly fitted game: no log(0); per row and output (the values come scaled)
+    floor = 1e-24 * np.mean(ye ** 2, axis=0) + 1e-300
     for k in range(d.P.shape[0]):
         for c in range(0, n * o, block):
             b = solve_triangular(d.chol[k], ye[:, c:c + block], lower=True)
