@@ -179,13 +179,7 @@ class KernelShap(ShapleyMethod):
             return
         coal = dataclasses.replace(self.coalitions, masks=self.coalitions.masks[:, a])
         if self.estimator == "spectral":   # the pairs that still split the row's players
-            z = coal.masks
-            keep = z.any(axis=1) & ~z.all(axis=1)
-            # coalitions that project onto the same one have the same value: once each
-            # (a row of few players would otherwise factor all S of them, mostly repeats)
-            _, first = np.unique(z, axis=0, return_index=True)
-            keep &= np.isin(np.arange(len(z)), first)
-            design = self._row_design((self.n_players, a.tobytes()), z[keep])
+            keep, design = self._row_design((self.n_players, a.tobytes()), coal.masks)
             out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=design,
                                          return_se=se is not None)
             phi[:, a], se_a = (out if se is not None else (out, None))
@@ -202,21 +196,27 @@ class KernelShap(ShapleyMethod):
             se[:, a] = kernels.standard_errors(coal, v, v0, v1, n_boot=self.n_boot,
                                                seed=self.seed)
 
-    def _row_design(self, key: tuple, masks: np.ndarray) -> Any:
-        """The spectral design of one pattern of players (text rows of one length, images
-        of one segment count), built once and kept while the designs kept stay within
+    def _row_design(self, key: tuple, z: np.ndarray) -> tuple[np.ndarray, Any]:
+        """``(keep, design)`` of one pattern of players (text rows of one length, images
+        of one segment count) from its projected coalitions ``z``: the coalitions that
+        still split its players, each once (those projecting onto the same one have the
+        same value; a row of few players would otherwise factor all ``S``, mostly repeats),
+        and their spectral design. Built once and kept while the designs kept stay within
         :data:`ROW_DESIGN_BYTES` (least recently used first out): a job's rows of a few
         dozen lengths pay for each once."""
         cache = self.__dict__.setdefault("_row_designs", collections.OrderedDict())
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
-        design = cache[key] = kernels.spectral_design(masks)
-        size = lambda d: sum(a.nbytes for a in vars(d).values()  # noqa: E731
-                             if isinstance(a, np.ndarray))
+        keep = z.any(axis=1) & ~z.all(axis=1)
+        _, first = np.unique(z, axis=0, return_index=True)
+        keep &= np.isin(np.arange(len(z)), first)
+        cache[key] = keep, kernels.spectral_design(z[keep])
+        size = lambda kd: sum(a.nbytes for a in vars(kd[1]).values()  # noqa: E731
+                              if isinstance(a, np.ndarray))
         while len(cache) > 1 and sum(size(d) for d in cache.values()) > ROW_DESIGN_BYTES:
             cache.popitem(last=False)
-        return design
+        return cache[key]
 
     def _masks(self) -> np.ndarray:
         return self.coalitions.masks
