@@ -143,3 +143,23 @@ def test_background_rows_are_checked_and_constant_features_take_xs_range():
                              n_samples=4).explain(X, target=0)
     span = X.max(0) - X.min(0)
     np.testing.assert_allclose(att.stats["noise_sd"][0], 0.15 * span, rtol=1e-6)
+
+
+@pytest.mark.parametrize("as_dict", [True, False])
+def test_stdevs_one_per_input_like_captum(as_dict):
+    from models import inputs_for, multi_io
+
+    model = multi_io(as_dict=as_dict)
+    X = inputs_for(model, n=3)
+    sg = xaicore.SmoothGrad(model, stdevs=(0.1, 0.4), n_samples=4)
+    att = sg.explain(X, target=0)
+    np.testing.assert_allclose(att.stats["noise_sd"], np.full((3, 4), 0.1))   # input "a"
+    assert att.params["stdevs"] == (0.1, 0.4)
+    from xaicore.methods._saliency import noise_scale
+    sd = noise_scale(X, 0.15, None, sg._stdevs())                    # what the sampler gets
+    b = sd["b"] if as_dict else sd[1]
+    np.testing.assert_allclose(b, np.full((3, 3), 0.4))
+    with pytest.raises(xaicore.InputError, match=r"stdevs: expected one per model input \(2\)"):
+        xaicore.SmoothGrad(model, stdevs=(0.1, 0.2, 0.3))
+    with pytest.raises(xaicore.InputError, match="stdevs"):
+        xaicore.SmoothGrad(model, stdevs=(0.1, -0.2))

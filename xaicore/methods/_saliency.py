@@ -64,9 +64,13 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
     With ``reference`` (a pytree like ``x`` of reference rows, e.g. training data) the
     ranges are the reference's instead: each feature's over its rows for flat rows, its
     whole range for rows of several axes, so a row's noise does not depend on the rows
-    explained with it. ``stdevs`` sets one absolute standard deviation (captum's
-    ``NoiseTunnel(stdevs=)``) and ignores the rest.
+    explained with it. ``stdevs`` sets absolute standard deviations (captum's
+    ``NoiseTunnel(stdevs=)``): one float, or a pytree like ``x`` of one float per input;
+    it ignores the rest.
     """
+    if stdevs is not None and not isinstance(stdevs, (int, float)):
+        return tmap(lambda a, sd: np.full(np.shape(a) if np.ndim(a) == 2 else np.shape(a)[:1],
+                                          sd, np.asarray(a).dtype), x, stdevs)
     def one(a: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
         a = np.asarray(a)
         per_feature = a.ndim == 2
@@ -208,8 +212,9 @@ class SmoothGrad(_GradientMethod):
             (a feature constant there takes its range over ``X``), their whole range for
             images and sequences. Then a row's noise no longer depends on the rows
             explained with it (recommended for tabular models).
-        stdevs: One absolute noise standard deviation for every element (captum's
-            ``stdevs``); overrides ``noise_level`` and ``background``.
+        stdevs: An absolute noise standard deviation for every element, or a tuple of
+            one per model input (captum's ``stdevs``); overrides ``noise_level`` and
+            ``background``.
         n_samples: Noisy copies per row.
         seed: Seed of the explicit JAX random key (same seed, same attributions).
         max_batch: Model rows per device call.
@@ -218,19 +223,24 @@ class SmoothGrad(_GradientMethod):
     name = "SmoothGrad"
 
     def __init__(self, model: Any, *, noise_level: float = 0.15, n_samples: int = 50,
-                 seed: int = 0, background: Any = None, stdevs: float | None = None,
+                 seed: int = 0, background: Any = None, stdevs: Any = None,
                  max_batch: int | None = None, progress: bool | None = None) -> None:
         noise_level = check_float(noise_level, "noise_level")
         n_samples = check_int(n_samples, "n_samples", 1)
         seed = check_seed(seed)
+        many = isinstance(stdevs, (tuple, list))
         if stdevs is not None:
-            stdevs = check_float(stdevs, "stdevs")
-            if stdevs <= 0:
-                raise InputError(f"stdevs: expected a positive noise standard deviation, "
-                                 f"got {stdevs!r}")
+            for sd in (stdevs if many else [stdevs]):
+                if check_float(sd, "stdevs") <= 0:
+                    raise InputError(f"stdevs: expected positive noise standard deviations, "
+                                     f"got {stdevs!r}")
+            stdevs = tuple(float(sd) for sd in stdevs) if many else float(stdevs)
         super().__init__(model, max_batch=max_batch, progress=progress)
         self.noise_level, self.n_samples, self.seed = noise_level, n_samples, seed
         self.stdevs = stdevs
+        if many and len(stdevs) != len(self.fn.inputs):
+            raise InputError(f"stdevs: expected one per model input ({len(self.fn.inputs)}), "
+                             f"got {len(stdevs)}")
         self.background = None if background is None else \
             self.fn.validate(background, "background")
         if self.background is not None and any(
@@ -244,6 +254,16 @@ class SmoothGrad(_GradientMethod):
                 "background_rows": None if self.background is None else
                 len(jax.tree_util.tree_leaves(self.background)[0])}
 
+    def _stdevs(self) -> Any:
+        """``stdevs`` as ``noise_scale`` takes it: a float, or a pytree like the inputs."""
+        if not isinstance(self.stdevs, tuple):
+            return self.stdevs
+        if self.fn.structure == "single":
+            return self.stdevs[0]
+        if self.fn.structure == "dict":
+            return dict(zip(self.fn.input_names, self.stdevs))
+        return self.stdevs
+
     def _check_background(self, x: Any) -> None:
         """The reference rows must be shaped as the explained rows (a model of unknown
         input shape could not check them at construction)."""
@@ -256,7 +276,7 @@ class SmoothGrad(_GradientMethod):
                                  f"X has rows of shape {list(np.shape(a)[1:])}")
 
     def _extra_stats(self, x: Any) -> dict:
-        sd = noise_scale(x, self.noise_level, self.background, self.stdevs)
+        sd = noise_scale(x, self.noise_level, self.background, self._stdevs())
         return {"noise_sd": np.asarray(by_input(sd, self.fn)[0][1])}
 
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
@@ -264,7 +284,7 @@ class SmoothGrad(_GradientMethod):
         mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
                                       n_samples=self.n_samples, seed=self.seed,
                                       max_batch=batch, progress=self.progress,
-                                      reference=self.background, stdevs=self.stdevs)
+                                      reference=self.background, stdevs=self._stdevs())
         return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
 
     def _finish(self, mean: Any, sd: Any) -> Any:
