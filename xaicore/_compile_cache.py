@@ -44,7 +44,7 @@ def compile_cache(path: str | os.PathLike | None = None) -> Path:
 
     if path is None:
         env = os.environ.get(ENV, "")
-        path = env if env and env.lower() not in ("0", "off", "false", "no") else default_dir()
+        path = env if env and not cache_off_by_env() else default_dir()
     folder = Path(path).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
