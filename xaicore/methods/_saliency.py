@@ -47,7 +47,7 @@ def noise_sampler(x: Any, sigma: Any, n_samples: Any, key: jax.Array, s: jax.Arr
 
 
 def noise_scale(x: Any, noise_level: float, reference: Any = None,
-                stdevs: float | None = None) -> Any:
+                stdevs: Any = None) -> Any:
     """The noise standard deviation of every row, per input: ``noise_level`` times the
     input's range (pytree of ``[n]`` or ``[n, d]``).
 
@@ -68,15 +68,18 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
     ``NoiseTunnel(stdevs=)``): one float, or a pytree like ``x`` of one float per input;
     it ignores the rest.
     """
-    if stdevs is not None and not isinstance(stdevs, (int, float)):
-        return tmap(lambda a, sd: np.full(np.shape(a) if np.ndim(a) == 2 else np.shape(a)[:1],
-                                          sd, np.asarray(a).dtype), x, stdevs)
+    def shape_of(a: np.ndarray) -> tuple:   # one s.d. per feature (flat rows) or per row
+        return a.shape if a.ndim == 2 else a.shape[:1]
+
+    if stdevs is not None:
+        sds = tmap(lambda a: stdevs, x) if isinstance(stdevs, (int, float)) else stdevs
+        return tmap(lambda a, sd: np.full(shape_of(np.asarray(a)), sd, np.asarray(a).dtype),
+                    x, sds)
+
     def one(a: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
         a = np.asarray(a)
         per_feature = a.ndim == 2
-        shape = a.shape if per_feature else a.shape[:1]
-        if stdevs is not None:
-            return np.full(shape, stdevs, a.dtype)
+        shape = shape_of(a)
         flat = a.reshape(a.shape[0], -1)
         own = flat.max(axis=1) - flat.min(axis=1)          # the paper's per-row range
         src = a if ref is None else np.asarray(ref)
@@ -99,7 +102,7 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None, reference: Any = None,
-                    stdevs: float | None = None) -> tuple[Any, Any, GradPlan]:
+                    stdevs: Any = None) -> tuple[Any, Any, GradPlan]:
     """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
     copies (weights ``1 / n_samples``); the noise as :func:`noise_scale` sets it."""
     key = jax.random.key(seed)
