@@ -11,6 +11,7 @@ import numpy as np
 
 from .._errors import InputError
 from ..exporting._modelfn import ModelFn, _example_batch, traced, with_data_specs
+from ._batching import default_max_batch
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ def row_activations(fn: ModelFn, x: Any = None) -> int | None:
         size = max([size] + [b - a for a, b in zip(one, two)])
     known[key] = size
     return size
+
+
+def model_batch(fn: ModelFn, x: Any = None, **kw: Any) -> int:
+    """:func:`~xaicore.engine._batching.default_max_batch` for the rows of ``fn`` (shaped
+    as ``x``'s where given): its input elements and its largest activation per row."""
+    return default_max_batch(row_elements(fn), activations=row_activations(fn, x), **kw)
 
 
 def _row_structs(fn: ModelFn, x: Any) -> Any:

@@ -7,8 +7,7 @@ import jax
 import numpy as np
 
 from .._errors import InputError, describe
-from ..engine._batching import default_max_batch
-from ..engine._inputs import Prepared, row_activations, row_elements
+from ..engine._inputs import Prepared, model_batch
 from ..exporting._modelfn import ModelFn
 from ..results._attribution import Attribution
 
@@ -21,8 +20,7 @@ class GradientBatch:
     max_batch: int | None
 
     def _batch(self, fn: ModelFn, x: Any = None) -> int:
-        return self.max_batch or default_max_batch(row_elements(fn), gradient=True,
-                                                 activations=row_activations(fn, x))
+        return self.max_batch or model_batch(fn, x, gradient=True)
 
 
 def by_input(tree: Any, fn: ModelFn) -> list[tuple[str, Any]]:

@@ -11,9 +11,8 @@ import numpy as np
 from .._errors import InputError
 from .._validate import check_int, check_seed
 from ..engine._background import check_background, kmeans, split_weights
-from ..engine._batching import default_max_batch
 from ..engine._coalitions import CoalitionEngine, link_fn
-from ..engine._inputs import column_names, row_activations, row_elements, with_known_specs
+from ..engine._inputs import column_names, model_batch, with_known_specs
 from ..engine._link_check import check_link_outputs
 from ..engine._masking import masking_of, replacement_rows
 from ..engine._players import group_names, resolve_groups, resolve_row_groups
@@ -159,8 +158,7 @@ class ShapleyMethod(Method):
     def _batch(self, fn: Any, x: Any = None) -> int:
         """Model rows per device call: the user's ``max_batch``, else the coalition
         engine's default (cache-sized on CPU, for rows shaped as ``x``'s where given)."""
-        return self.max_batch or default_max_batch(row_elements(fn), cache_sized=True,
-                                                 activations=row_activations(fn, x))
+        return self.max_batch or model_batch(fn, x, cache_sized=True)
 
     def _players_of_call(self, groups: Any, prep: Any) -> Players:
         """The call's players: its per-row maps, or the constructor's shared map."""

@@ -9,8 +9,8 @@ import jax
 import numpy as np
 
 from .._errors import InputError, describe
-from ..engine._batching import check_max_batch, default_max_batch, run_chunked
-from ..engine._inputs import row_activations, row_elements, with_known_specs
+from ..engine._batching import check_max_batch, run_chunked
+from ..engine._inputs import model_batch, with_known_specs
 from ..engine._masking import gaussian_blur
 from ..engine._targets import resolve_target
 from ..exporting._export import export
@@ -159,8 +159,7 @@ def prepare(model: Any, X: Any, attributions: Any, *, target: Any = None,
     if target is None:
         raise InputError(f"target: the model has {o} outputs; give target= (an int, one int "
                          "per row or 'predicted'): the output the attributions explain")
-    batch = max_batch or default_max_batch(row_elements(fn), cache_sized=True,
-                                                activations=row_activations(fn, x))
+    batch = max_batch or model_batch(fn, x, cache_sized=True)
     t = resolve_target(target, n, o, lambda: forward(fn, x, None, batch))
     v = v.reshape(n, -1, o)[np.arange(n), :, t] if per_output else v.reshape(n, -1)
     if g is None:
