@@ -86,6 +86,27 @@ def test_row_activations_reads_the_largest_value_a_row_makes():
     assert row_activations(xaicore.export(free), ids) == 40 * 64
 
 
+def test_gradient_calls_are_sized_by_all_of_a_rows_values():
+    """CPU forward+backward calls: rows by everything a row's forward pass makes (the
+    backward pass keeps it alive), measured best at 4096 rows for the 64-256-256-10 MLP,
+    16384 for the 30-64-64-2 one and 256 for a 32x32x3 CNN."""
+    import keras
+
+    from xaicore.engine._gradients import plan
+    from xaicore.engine._inputs import model_batch, row_activation_total, row_activations
+    assert _batching.gradient_rows(2644) == 4096
+    assert _batching.gradient_rows(674) == 16384
+    assert _batching.gradient_rows(134484) == 256
+    wide = xaicore.export(keras.Sequential([keras.Input((30,)), keras.layers.Dense(300),
+                                            keras.layers.Dense(2)]))
+    total = row_activation_total(wide)
+    assert total >= 30 + 300 + 2 and total >= row_activations(wide)
+    assert model_batch(wide, gradient=True) == _batching.gradient_rows(total)
+    # more rows than a chunk: a power of two of chunks per call, not always sixteen
+    assert plan(5000, 1, 4096).chunks == 2 and plan(4096 * 5, 1, 4096).chunks == 8
+    assert plan(10 ** 6, 1, 4096).chunks == 16 and plan(4000, 1, 4096).chunks == 1
+
+
 def _reference_counts(coal, n_boot, seed):
     """The original pick-by-pick loop over the pure-Python stream."""
     first, step = coal.n_exact, 2 if coal.paired else 1

@@ -71,22 +71,24 @@ class GradPlan:
         return self.rows * self.block
 
 
-def plan(n: int, n_samples: int, max_batch: int) -> GradPlan:
+def plan(n: int, n_samples: int, max_batch: int, even: bool = False) -> GradPlan:
     """Rows and sample blocks with ``rows * block <= max_batch``.
 
     ``rows`` is a power of two: the largest under the cap for calls with more rows (then
-    up to :data:`MAX_CHUNKS_PER_CALL` chunks run in one device call, the padded ones
-    skipped), else the smallest holding them all but at least :data:`MIN_ROWS`. So calls
+    a power of two of chunks, up to :data:`MAX_CHUNKS_PER_CALL`, run in one device call,
+    the padded ones skipped: a call of twice the cap does not pad to sixteen times), else the smallest holding them all but at least :data:`MIN_ROWS`. So calls
     compile few shapes (small calls share one, larger calls another), and the padded last
     chunk wastes little.
     """
     n_blocks = -(-n_samples // max_batch)
     block = -(-n_samples // n_blocks)
+    block += even and block % 2   # mirrored pairs: both members in one block
     cap = max(1, max_batch // block)
     floor = 1 << (cap.bit_length() - 1)
     if n > cap:                               # full chunks of a power of two: little padding
+        need = -(-n // floor)                 # chunks a call loops over: a power of two
         return GradPlan(rows=floor, block=block, n_blocks=n_blocks,
-                        chunks=MAX_CHUNKS_PER_CALL)
+                        chunks=min(MAX_CHUNKS_PER_CALL, 1 << (need - 1).bit_length()))
     rows = min(floor if cap < MIN_ROWS else cap, max(MIN_ROWS, 1 << max(0, (n - 1).bit_length())))
     return GradPlan(rows=rows, block=block, n_blocks=n_blocks)
 
@@ -132,8 +134,14 @@ def _not_finite(y: jax.Array, g: Any, r: int, block: int) -> tuple[jax.Array, ja
     return bad_y, bad_g & ~bad_y
 
 
+def _pairs(a: jax.Array) -> jax.Array:
+    """``[k, r, 2h, ...] -> [k, r, h, 2, ...]``: the sample axis as pairs."""
+    return a.reshape((*a.shape[:2], a.shape[2] // 2, 2, *a.shape[3:]))
+
+
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
-              all_outputs: bool, need_sq: bool, chunks: int = 1) -> Callable:
+              all_outputs: bool, need_sq: bool, chunks: int = 1, mirror: bool = False,
+              pair_spread: bool = False) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
     target, key) -> (mean, sd | None, bad)``: pytrees like ``x`` (+ output axis), and
     ``bad int32[r, 2]``, the row's points with non-finite outputs, and with non-finite
@@ -144,6 +152,13 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
     the sums are scaled back at the end: outputs scaled by 1e30-1e38 in float32 keep
     finite means and spreads wherever the true ones are representable. A single sample
     (saliency) has no sum, and is returned unscaled.
+
+    With ``mirror`` the samples come in antithetic pairs: sample ``2p`` is the sampler's
+    point ``q`` of pair ``p`` and sample ``2p + 1`` its reflection ``2 x - q`` through the
+    row (``x - e`` for ``x + e``: half the random draws, and the part of the gradient odd
+    in the noise cancels within each pair). With ``pair_spread`` the spread is that of
+    the pairs' weighted means (the independent units: for the standard error of the
+    mean), not that of the samples.
     """
     k_out = fn.n_outputs if all_outputs else 1
     # Saliency and gradient x input: the scaling (a third of a small model's step) is moot
@@ -161,7 +176,16 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
 
         def body(carry: tuple, b: jax.Array) -> tuple:
             s = b * block + jnp.arange(block)
-            pts, mult, w = points(x, aux, idx, jnp.minimum(s, n_samples - 1))
+            if mirror:    # pair p: the sampler's point and its reflection through x
+                h = b * (block // 2) + jnp.arange(block // 2)
+                pts, mult, w = points(x, aux, idx, jnp.minimum(h, (n_samples - 1) // 2))
+                pts = tmap(lambda q, xr: jnp.stack([q, 2 * xr[:, None] - q], axis=2)
+                           .reshape((r, block, *q.shape[2:])), pts, x)
+                mult = None if mult is None else tmap(
+                    lambda m: jnp.repeat(m, 2, axis=1), mult)
+                w = jnp.repeat(w, 2, axis=1)
+            else:
+                pts, mult, w = points(x, aux, idx, jnp.minimum(s, n_samples - 1))
             real = s < n_samples
             w = w * real[None, :]                                     # padded samples: 0
             flat = tmap(lambda a: a.reshape((r * block, *a.shape[2:])), pts)
@@ -187,10 +211,11 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
             total = tmap(lambda t, a: t + _wsum(a, w), total, g)
             if need_sq:   # sums around a shift (the first sample): little cancellation,
                 sq, dev, shift = moments    # and none at all when every sample is equal
-                shift = tmap(lambda s_, a: jnp.where(b == 0, a[:, :, 0], s_), shift, g)
-                cen = tmap(lambda a, s_: a - s_[:, :, None], g, shift)
-                sq = tmap(lambda t, a: t + _wsum(a * a, w), sq, cen)
-                dev = tmap(lambda t, a: t + _wsum(a, w), dev, cen)
+                u, wu = (_pair_means(g, w) if pair_spread else (g, w))
+                shift = tmap(lambda s_, a: jnp.where(b == 0, a[:, :, 0], s_), shift, u)
+                cen = tmap(lambda a, s_: a - s_[:, :, None], u, shift)
+                sq = tmap(lambda t, a: t + _wsum(a * a, wu), sq, cen)
+                dev = tmap(lambda t, a: t + _wsum(a, wu), dev, cen)
                 moments = (sq, dev, shift)
             return (total, scale, moments, bad), None
 
@@ -233,6 +258,20 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
         return tmap(lambda a: a.reshape((chunks * a.shape[1], *a.shape[2:])), out)
 
     return jax.jit(multi)
+
+
+def _pair_means(g: Any, w: jax.Array) -> tuple[Any, jax.Array]:
+    """The weighted mean of each pair of samples ``g`` (leaves ``[k, r, 2h, ...]``,
+    weights ``w [r, 2h]``) and the pairs' weights (their sums, ``[r, h]``); a pair whose
+    second sample is padding (weight 0) is its first sample alone."""
+    wp = w.reshape((w.shape[0], -1, 2))
+    wu = wp.sum(axis=2)
+    frac = jnp.where(wu[..., None] > 0, wp / jnp.where(wu > 0, wu, 1)[..., None], 0.5)
+
+    def one(a: jax.Array) -> jax.Array:
+        f = frac.reshape((1, *frac.shape) + (1,) * (a.ndim - 3)).astype(a.dtype)
+        return jnp.sum(_pairs(a) * f, axis=3)
+    return tmap(one, g), wu
 
 
 def check_finite(bad: np.ndarray, per_row: int, arg: str = "X") -> None:
@@ -297,8 +336,8 @@ class GradientEngine:
 
     def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
             n_samples: int, max_batch: int, *, key: jax.Array | None = None,
-            need_sq: bool = False, progress: bool | None = None
-            ) -> tuple[Any, Any, GradPlan]:
+            need_sq: bool = False, progress: bool | None = None, mirror: bool = False,
+            pair_spread: bool = False) -> tuple[Any, Any, GradPlan]:
         """Weighted sums over the samples of every row.
 
         Args:
@@ -315,6 +354,10 @@ class GradientEngine:
                 weighted mean (the standard deviation when the weights sum to 1),
                 accumulated around a shift so that a large mean does not cancel the
                 spread in float32, and scaled so that it does not overflow.
+            mirror: Antithetic pairs (see :func:`make_step`): the sampler is called for
+                pair ``p = s // 2``, and odd samples are reflected through the row.
+            pair_spread: The spread of the pairs' means instead of the samples' (with
+                ``mirror``).
 
         Returns:
             ``(sum, spread or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
@@ -327,10 +370,12 @@ class GradientEngine:
         leaves = jax.tree_util.tree_leaves(x)
         n = int(leaves[0].shape[0])
         n_out = self._outputs(x)   # all outputs: the backward pass runs once per output
-        p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch)
+        p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch,
+                 even=mirror)
         if p.chunks > 1 and row_elements(self.fn) > LOOP_MAX_ELEMENTS:
             p = dataclasses.replace(p, chunks=1)   # large rows: one chunk per call
-        cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks)
+        cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
+               mirror, mirror and pair_spread)
         if cfg not in self._steps:
             self._steps[cfg] = make_step(self._known, *cfg)
         step = self._steps[cfg]

@@ -56,11 +56,25 @@ def row_activations(fn: ModelFn, x: Any = None) -> int | None:
     specs'. Computed once per model and row shape; ``None`` off CPU (only the CPU call
     sizes use it) and the input elements when the model cannot be traced so.
     """
+    sizes = _activation_sizes(fn, x)
+    return None if sizes is None else sizes[0]
+
+
+def row_activation_total(fn: ModelFn, x: Any = None) -> int | None:
+    """Elements of all the intermediate values one row creates in the forward pass (as
+    :func:`row_activations` reads them, summed): what a backward pass keeps alive per row,
+    the working set of a gradient call. ``None`` off CPU."""
+    sizes = _activation_sizes(fn, x)
+    return None if sizes is None else sizes[1]
+
+
+def _activation_sizes(fn: ModelFn, x: Any) -> tuple[int, int] | None:
+    """``(largest, total)`` elements per row of the forward pass's values (cached)."""
     if jax.default_backend() != "cpu":
         return None
     rows = _row_structs(fn, x)
     if rows is None:
-        return row_elements(fn)
+        return row_elements(fn), row_elements(fn)
     key = tuple((r.shape, str(r.dtype)) for r in jax.tree_util.tree_leaves(rows))
     known = _ACTIVATIONS.setdefault(fn, {})
     if key in known:
@@ -72,15 +86,17 @@ def row_activations(fn: ModelFn, x: Any = None) -> int | None:
             for b in (1, 2))
     except Exception:   # noqa: BLE001 - a hint for the batch size, never an error
         one = two = []
-    if len(one) == len(two):
-        size = max([size] + [b - a for a, b in zip(one, two)])
-    known[key] = size
-    return size
+    growth = [b - a for a, b in zip(one, two)] if len(one) == len(two) else []
+    known[key] = (max([size] + growth), size + sum(g for g in growth if g > 0))
+    return known[key]
 
 
 def model_batch(fn: ModelFn, x: Any = None, **kw: Any) -> int:
     """:func:`~xaicore.engine._batching.default_max_batch` for the rows of ``fn`` (shaped
-    as ``x``'s where given): its input elements and its largest activation per row."""
+    as ``x``'s where given): its input elements and its largest activation per row (and,
+    for gradient calls, all its activations per row)."""
+    if kw.get("gradient"):
+        kw["activation_total"] = row_activation_total(fn, x)
     return default_max_batch(row_elements(fn), activations=row_activations(fn, x), **kw)
 
 

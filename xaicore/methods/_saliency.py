@@ -102,15 +102,19 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None, reference: Any = None,
-                    stdevs: Any = None) -> tuple[Any, Any, GradPlan]:
+                    stdevs: Any = None, antithetic: bool = False,
+                    pair_spread: bool = False) -> tuple[Any, Any, GradPlan]:
     """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
-    copies (weights ``1 / n_samples``); the noise as :func:`noise_scale` sets it."""
+    copies (weights ``1 / n_samples``); the noise as :func:`noise_scale` sets it. With
+    ``antithetic`` the copies come in pairs ``x + e``, ``x - e`` (and ``pair_spread``
+    gives the deviation of the pairs' means instead)."""
     key = jax.random.key(seed)
     shared = np.asarray(n_samples, np.float32)
     sigma = noise_scale(x, noise_level, reference, stdevs)
     mean, sd, p = engine.run(noise_sampler, x, sigma, shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
-                             progress=progress)
+                             progress=progress, mirror=antithetic,
+                             pair_spread=pair_spread)
     return mean, sd, p
 
 
@@ -219,6 +223,15 @@ class SmoothGrad(_GradientMethod):
             one per model input (captum's ``stdevs``); overrides ``noise_level`` and
             ``background``.
         n_samples: Noisy copies per row.
+        antithetic: Draw the noise in antithetic pairs ``x + e``, ``x - e`` (default):
+            each copy is still ``x + N(0, sigma^2)``, but the part of the gradient odd in
+            the noise (its linear response, most of the spread for small noise) cancels
+            within each pair, and half the random numbers are drawn. On trained and
+            untrained ReLU, tanh and GELU MLPs it gave 0.36-1.01x (mostly 0.6-0.8x) the
+            error of independent copies at the same ``n_samples``
+            (``benchmarks/bench_smoothgrad_antithetic.py``). ``False``: independent
+            copies, as captum's ``NoiseTunnel``. The standard error is then that of the
+            mean of ``ceil(n_samples / 2)`` independent pairs.
         seed: Seed of the explicit JAX random key (same seed, same attributions).
         max_batch: Model rows per device call.
     """
@@ -227,8 +240,10 @@ class SmoothGrad(_GradientMethod):
 
     def __init__(self, model: Any, *, noise_level: float = 0.15, n_samples: int = 50,
                  seed: int = 0, background: Any = None, stdevs: Any = None,
-                 max_batch: int | None = None, progress: bool | None = None) -> None:
+                 antithetic: bool = True, max_batch: int | None = None,
+                 progress: bool | None = None) -> None:
         noise_level = check_float(noise_level, "noise_level")
+        antithetic = check_bool(antithetic, "antithetic")
         n_samples = check_int(n_samples, "n_samples", 1)
         seed = check_seed(seed)
         many = isinstance(stdevs, (tuple, list))
@@ -240,7 +255,7 @@ class SmoothGrad(_GradientMethod):
             stdevs = tuple(float(sd) for sd in stdevs) if many else float(stdevs)
         super().__init__(model, max_batch=max_batch, progress=progress)
         self.noise_level, self.n_samples, self.seed = noise_level, n_samples, seed
-        self.stdevs = stdevs
+        self.stdevs, self.antithetic = stdevs, antithetic
         if many and len(stdevs) != len(self.fn.inputs):
             raise InputError(f"stdevs: expected one per model input ({len(self.fn.inputs)}), "
                              f"got {len(stdevs)}")
@@ -253,7 +268,7 @@ class SmoothGrad(_GradientMethod):
 
     def _config(self) -> dict:
         return {"noise_level": self.noise_level, "n_samples": self.n_samples,
-                "seed": self.seed, "stdevs": self.stdevs,
+                "seed": self.seed, "stdevs": self.stdevs, "antithetic": self.antithetic,
                 "background_rows": None if self.background is None else
                 len(jax.tree_util.tree_leaves(self.background)[0])}
 
@@ -287,16 +302,23 @@ class SmoothGrad(_GradientMethod):
         mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
                                       n_samples=self.n_samples, seed=self.seed,
                                       max_batch=batch, progress=self.progress,
-                                      reference=self.background, stdevs=self._stdevs())
+                                      reference=self.background, stdevs=self._stdevs(),
+                                      antithetic=self.antithetic,
+                                      pair_spread=self._pair_spread)
         return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
+
+    #: The spread SmoothGrad needs: that of the independent units (pairs when
+    #: antithetic), for the standard error of the mean.
+    _pair_spread = True
 
     def _finish(self, mean: Any, sd: Any) -> Any:
         return mean
 
     def _stderr(self, sd: Any) -> Any:
-        if self.n_samples < 2:   # one sample shows no spread: the error is unknown
+        units = -(-self.n_samples // 2) if self.antithetic else self.n_samples
+        if units < 2:   # one sample (or pair) shows no spread: the error is unknown
             return tmap(lambda v: np.full_like(v, np.nan), sd)
-        return tmap(lambda v: v / np.sqrt(self.n_samples - 1).astype(v.dtype), sd)
+        return tmap(lambda v: v / np.sqrt(units - 1).astype(v.dtype), sd)
 
 
 class VarGrad(SmoothGrad):
@@ -304,6 +326,7 @@ class VarGrad(SmoothGrad):
     2018); same arguments as :class:`SmoothGrad`. ``stderr`` is not reported."""
 
     name = "VarGrad"
+    _pair_spread = False   # the variance of the gradients themselves
 
     def _finish(self, mean: Any, sd: Any) -> Any:
         return tmap(np.square, sd)   # inf only where the true variance is not representable
