@@ -102,6 +102,15 @@ def pad_rows(tree: Any, size: int) -> Any:
     return jax.tree_util.tree_map(pad, tree)
 
 
+def _writable_rows(n: int) -> Callable[[Any], np.ndarray]:
+    """The first ``n`` rows of a device result as a host array the caller may write to
+    (a view of the device buffer is read-only)."""
+    def rows(a: Any) -> np.ndarray:
+        v = np.asarray(a)[:n]
+        return v if v.flags.writeable else v.copy()
+    return rows
+
+
 def run_chunked(step: Callable[..., Any], data: Any, chunk: int, *, shared: tuple = (),
                 progress: bool | None = None, desc: str = "xaicore",
                 exact_chunk: bool = False, pad: bool = True) -> Any:
@@ -121,6 +130,9 @@ def run_chunked(step: Callable[..., Any], data: Any, chunk: int, *, shared: tupl
     leaves = jax.tree_util.tree_leaves(data)
     n = int(leaves[0].shape[0])
     chunk = max(1, chunk if exact_chunk else min(chunk, bucket(n)))
+    if n <= chunk and not progress:   # one call: no slicing, no concatenation
+        out = step(pad_rows(data, chunk) if pad else data, *shared)
+        return jax.tree_util.tree_map(_writable_rows(n), out)
     meter = progress_meter(n, desc, progress)
     pieces: list = []
     pending: list = []
