@@ -222,10 +222,13 @@ class CoalitionEngine:
     def base_value(self, max_batch: int | None = None) -> np.ndarray:
         """``link(mean_k f(b_k))``: the value of the empty coalition, ``[O]`` (the background
         through the model in calls of at most ``max_batch`` rows)."""
-        fb = self.background_outputs(max_batch)
-        check_finite(fb, "the background", "background")
-        y = self.weights.astype(np.float64) @ fb
-        return np.asarray(link_fn(self.link)(jnp.asarray(y, jnp.float32)), dtype=np.float64)
+        if getattr(self, "_base", None) is None:   # constant: one device round trip
+            fb = self.background_outputs(max_batch)
+            check_finite(fb, "the background", "background")
+            y = self.weights.astype(np.float64) @ fb
+            self._base = np.asarray(link_fn(self.link)(jnp.asarray(y, jnp.float32)),
+                                    dtype=np.float64)
+        return self._base.copy()
 
     def row_base_values(self, row_background: np.ndarray, max_batch: int) -> np.ndarray:
         """``link(f(b_n))`` of one replacement row per instance: the empty coalition of
