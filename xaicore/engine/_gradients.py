@@ -174,10 +174,11 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
             if mirror:    # pair p: the sampler's point and its reflection through x
                 h = b * (block // 2) + jnp.arange(block // 2)
                 pts, mult, w = points(x, aux, idx, jnp.minimum(h, (n_samples - 1) // 2))
-                # made once: XLA would otherwise fuse the draw into both members
-                pts = jax.lax.optimization_barrier(pts)
-                pts = tmap(lambda q, xr: jnp.stack([q, 2 * xr[:, None] - q], axis=2)
-                           .reshape((r, block, *q.shape[2:])), pts, x)
+                # one array before the model: XLA would otherwise split the model's
+                # products over the two members (the MLPs' SmoothGrad ran 1.35-1.5x slower)
+                pts = jax.lax.optimization_barrier(tmap(
+                    lambda q, xr: jnp.stack([q, 2 * xr[:, None] - q], axis=2)
+                    .reshape((r, block, *q.shape[2:])), pts, x))
                 mult = None if mult is None else tmap(
                     lambda m: jnp.repeat(m, 2, axis=1), mult)
                 w = jnp.repeat(w, 2, axis=1)
@@ -370,8 +371,11 @@ class GradientEngine:
         n_out = self._outputs(x)   # all outputs: the backward pass runs once per output
         p = plan(n, n_samples, max(1, max_batch // n_out) if target is None else max_batch,
                  even=mirror)
-        if p.chunks > 1 and row_elements(self.fn) > LOOP_MAX_ELEMENTS:
-            p = dataclasses.replace(p, chunks=1)   # large rows: one chunk per call
+        if p.chunks > 1 and (mirror or row_elements(self.fn) > LOOP_MAX_ELEMENTS):
+            # large rows: one chunk per call; mirrored pairs too (inside the device loop
+            # their step ran 1.3x slower than alone, MLP 64-256-256-10; a chunk is then
+            # max_batch model rows, so the host round trips are few)
+            p = dataclasses.replace(p, chunks=1)
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
                mirror, mirror and pair_spread)
         if cfg not in self._steps:
