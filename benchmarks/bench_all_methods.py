@@ -22,6 +22,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -128,7 +129,7 @@ def first_call_latency(rows: int = 10) -> list[list]:
     with tempfile.TemporaryDirectory() as cache:
         for name, src in code.items():
             for _ in range(2 if "cache" in name else 1):   # the first run fills the cache
-                run = subprocess.run(["python", "-c", src.format(r=rows, cache=cache)],
+                run = subprocess.run([sys.executable, "-c", src.format(r=rows, cache=cache)],
                                      cwd=here, env=env, capture_output=True, text=True)
             sec = float(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else None
             out.append([name, rows, "-" if sec is None else f"{sec:.2f} s"])
