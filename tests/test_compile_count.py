@@ -80,3 +80,49 @@ def test_compile_cache_refuses_a_folder_it_cannot_make(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(xaicore.InputError, match="path"):
         xaicore.compile_cache(tmp_path / "file" / "cache")
+
+
+def _keras_mlp(seed: int = 0):
+    import keras
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    return keras.Sequential([keras.Input((6,)),
+                             keras.layers.Dense(8, activation="tanh", kernel_initializer=init),
+                             keras.layers.Dense(3, kernel_initializer=init)])
+
+
+def test_explainers_of_one_model_share_their_compiled_steps():
+    """A second explainer of the same model and configuration (the same ModelFn, or the
+    same Keras model exported again) compiles nothing; its results are its own."""
+    fn = xaicore.export(_keras_mlp())
+    first = xaicore.KernelShap(fn, X[:4], n_samples=64, seed=0)
+    a = first.explain(X[:10], target=1)
+    assert first.engine.compiled >= 1
+    again = xaicore.KernelShap(fn, X[:4], n_samples=64, seed=0)
+    np.testing.assert_array_equal(again.explain(X[:10], target=1).values, a.values)
+    assert again.engine.compiled == 0
+    ig = xaicore.IntegratedGradients(fn, n_steps=16)
+    g = ig.explain(X[:10], target=1)
+    ig2 = xaicore.IntegratedGradients(fn, n_steps=16)
+    np.testing.assert_array_equal(ig2.explain(X[:10], target=1).values, g.values)
+    assert ig.engine.compiled >= 1 and ig2.engine.compiled == 0
+    other = xaicore.KernelShap(fn, X[:4], n_samples=64, seed=0,
+                               groups=[0, 0, 1, 1, 2, 2])       # another configuration
+    other.explain(X[:10], target=1)
+    assert other.engine.compiled >= 1
+
+
+def test_a_keras_model_exported_again_shares_steps_and_reads_new_weights():
+    model = _keras_mlp(seed=3)
+    sal = xaicore.Saliency(model)
+    sal.explain(X[:5], target=0)
+    sal2 = xaicore.Saliency(model)                    # exports the model again
+    assert sal2.fn.apply is sal.fn.apply
+    sal2.explain(X[:5], target=0)
+    assert sal2.engine.compiled == 0
+    kernel = model.layers[-1].kernel
+    kernel.assign(2 * np.asarray(kernel.value))         # new weights, same structure
+    fresh = xaicore.export(model)
+    np.testing.assert_allclose(fresh(X[:5]), model.predict(X[:5], verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    assert not np.allclose(fresh(X[:5]), sal.fn(X[:5]))  # the old export keeps its copy

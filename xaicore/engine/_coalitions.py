@@ -20,7 +20,7 @@ import numpy as np
 
 from .._progress import progress_meter
 from .._validate import check_finite
-from ..exporting._modelfn import ModelFn
+from ..exporting._modelfn import ModelFn, shared_jit, shared_steps
 from ._batching import pad_rows, run_chunked
 from ._link_check import check_link_outputs
 
@@ -192,14 +192,20 @@ class CoalitionEngine:
         self._blocks: dict[tuple[int, int], tuple[jax.Array, jax.Array]] = {}
         self.groups = groups
         self.link = link
-        self._steps: dict[tuple[tuple[int, ...], bool, bool], Callable] = {}
-        self._predict = jax.jit(lambda p, x: link_fn(link)(fn.apply_flat(p, x)))
-        self._forward = jax.jit(fn.apply_flat)
+        # shared by every engine of this model with the same groups and link
+        self._steps = shared_steps(fn, "coalitions")
+        self._compiles = 0   # compilations this engine's calls caused
+        self._groups_key = None if groups is None else (np.shape(groups),
+                                                        np.asarray(groups).tobytes())
+        self._predict = shared_jit(fn, f"predict-{link}", lambda: jax.jit(
+            lambda p, x: link_fn(link)(fn.apply_flat(p, x))))
+        self._forward = shared_jit(fn, "forward", lambda: jax.jit(fn.apply_flat))
         self._dummy = jnp.zeros((1,), jnp.int32)
 
     def _step(self, row_shape: tuple[int, ...], per_row_groups: bool,
               per_row_background: bool) -> Callable:
-        key = (row_shape, per_row_groups, per_row_background)
+        key = (row_shape, per_row_groups, per_row_background, self.link,
+               None if per_row_groups else self._groups_key)
         if key not in self._steps:
             self._steps[key] = _make_step(self.fn, self.groups, self.link, row_shape,
                                           per_row_groups, per_row_background)
@@ -207,8 +213,9 @@ class CoalitionEngine:
 
     @property
     def compiled(self) -> int:
-        """Number of compilations of the coalition steps so far (for tests)."""
-        return sum(f._cache_size() for f in self._steps.values())
+        """Number of compilations of the coalition steps this engine's calls caused (the
+        steps are shared with the model's other engines; for tests)."""
+        return self._compiles
 
     def background_outputs(self, max_batch: int | None = None) -> np.ndarray:
         """``f(b_k)`` of every background row, ``[K, O]`` (float64), before the link:
@@ -308,10 +315,12 @@ class CoalitionEngine:
                     if per_b else self._dummy
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
                 # host scalars as NumPy (a jnp.int32 is a device op of its own, ~15 us)
+                before = step._cache_size()
                 res = step(self.fn.params, jnp.asarray(xs), np.int32(p0 - first * s),
                            np.int32(min(total, p0 + per_call) - 1 - first * s),
                            masks_d, np.int32(count), background, weights, gs, bs,
                            chunks=p.chunks, pairs=p.pairs)
+                self._compiles += step._cache_size() - before
                 pending.append((p0, res))
                 if len(pending) > 2:
                     collect(*pending.pop(0))

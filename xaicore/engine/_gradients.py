@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -33,8 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError, NonFiniteError
-from ..exporting._modelfn import ModelFn
+from ..exporting._modelfn import ModelFn, shared_jit, shared_steps
 from ._batching import pad_rows, run_chunked
+from ._grad_plan import LOOP_MAX_ELEMENTS, GradPlan, plan
 from ._inputs import row_elements, with_known_specs
 
 tmap = jax.tree_util.tree_map
@@ -42,55 +42,6 @@ tmap = jax.tree_util.tree_map
 #: ``sampler(x_row, aux_row, shared, key, s) -> (point, multiplier | None, weight)``;
 #: ``key`` is ``None`` when the engine is run without one (deterministic samplers).
 Sampler = Callable[[Any, Any, Any, jax.Array, jax.Array], tuple[Any, Any, jax.Array]]
-
-
-#: Chunks of ``rows`` instances one device call loops over when a call holds more rows
-#: than one chunk (fewer host round trips per model row on small, fast models).
-MAX_CHUNKS_PER_CALL = 16
-#: Largest input row (elements) whose chunks loop inside one device call: small tabular
-#: rows gain from fewer host round trips, while XLA's CPU convolutions inside the loop ran
-#: at half speed (a 32x32x3 CNN: 1340 vs 2400 rows/s), so image rows get one chunk a call.
-LOOP_MAX_ELEMENTS = 1024
-#: Fewest instances a compiled step holds: calls of 1 to 16 rows share one compilation
-#: (a notebook explaining 3, 7 and 10 rows compiles once).
-MIN_ROWS = 16
-
-
-@dataclass(frozen=True)
-class GradPlan:
-    """How one call is cut into device calls."""
-
-    rows: int       # instances per chunk (one vmapped model application per block)
-    block: int      # samples per instance in one vmapped block
-    n_blocks: int   # blocks scanned inside one chunk
-    chunks: int = 1  # chunks looped over inside one device call
-
-    @property
-    def model_rows(self) -> int:
-        """Rows through forward + backward at once (the memory bound, <= max_batch)."""
-        return self.rows * self.block
-
-
-def plan(n: int, n_samples: int, max_batch: int, even: bool = False) -> GradPlan:
-    """Rows and sample blocks with ``rows * block <= max_batch``.
-
-    ``rows`` is a power of two: the largest under the cap for calls with more rows (then
-    a power of two of chunks, up to :data:`MAX_CHUNKS_PER_CALL`, run in one device call,
-    the padded ones skipped: a call of twice the cap does not pad to sixteen times), else the smallest holding them all but at least :data:`MIN_ROWS`. So calls
-    compile few shapes (small calls share one, larger calls another), and the padded last
-    chunk wastes little.
-    """
-    n_blocks = -(-n_samples // max_batch)
-    block = -(-n_samples // n_blocks)
-    block += even and block % 2   # mirrored pairs: both members in one block
-    cap = max(1, max_batch // block)
-    floor = 1 << (cap.bit_length() - 1)
-    if n > cap:                               # full chunks of a power of two: little padding
-        need = -(-n // floor)                 # chunks a call loops over: a power of two
-        return GradPlan(rows=floor, block=block, n_blocks=n_blocks,
-                        chunks=min(MAX_CHUNKS_PER_CALL, 1 << (need - 1).bit_length()))
-    rows = min(floor if cap < MIN_ROWS else cap, max(MIN_ROWS, 1 << max(0, (n - 1).bit_length())))
-    return GradPlan(rows=rows, block=block, n_blocks=n_blocks)
 
 
 def check_float_inputs(fn: ModelFn) -> None:
@@ -305,9 +256,9 @@ class GradientEngine:
     def __init__(self, fn: ModelFn) -> None:
         check_float_inputs(fn)
         self.fn = fn
-        self._steps: dict[tuple, Callable] = {}
+        self._compiles = 0   # compilations this engine's calls caused (steps are shared)
         self._known: ModelFn | None = None
-        self._forward = jax.jit(fn.apply_flat)
+        self._forward = shared_jit(fn, "forward", lambda: jax.jit(fn.apply_flat))
 
     def _outputs(self, x: Any) -> int:
         """Number of model outputs (output specs filled in from ``x`` for a plain JAX
@@ -318,8 +269,10 @@ class GradientEngine:
 
     @property
     def compiled(self) -> int:
-        """Number of compilations of the gradient steps so far."""
-        return sum(s._cache_size() for s in self._steps.values())
+        """Number of compilations of the gradient steps this engine's calls caused (the
+        steps are shared with the model's other engines: one that finds a step compiled
+        adds nothing)."""
+        return self._compiles
 
     def forward(self, x: Any, max_batch: int, arg: str = "X") -> np.ndarray:
         """Model outputs ``[n, O]`` (float64 on the host), chunked.
@@ -378,9 +331,11 @@ class GradientEngine:
             p = dataclasses.replace(p, chunks=1)
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
                mirror, mirror and pair_spread)
-        if cfg not in self._steps:
-            self._steps[cfg] = make_step(self._known, *cfg)
-        step = self._steps[cfg]
+        steps = shared_steps(self._known, "gradient")   # one per model and configuration
+        if cfg not in steps:
+            steps[cfg] = make_step(self._known, *cfg)
+        step = steps[cfg]
+        before = step._cache_size()
         t = np.zeros(n, np.int32) if target is None else np.asarray(target, np.int32)
         data = (x, aux, np.arange(n, dtype=np.int32), t)
         if p.chunks == 1:
@@ -394,6 +349,7 @@ class GradientEngine:
         total, sd, bad = run_chunked(call, data, p.rows * p.chunks, progress=progress,
                                      desc="gradients", exact_chunk=True,
                                      pad=p.chunks == 1)
+        self._compiles += step._cache_size() - before
         check_finite(bad, n_samples)
         return total, sd, p
 

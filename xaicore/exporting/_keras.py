@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 import sys
 import types
+import weakref
 from typing import Any, Sequence
 
+import jax
 import jax.numpy as jnp
 
 from .._errors import ExportError
@@ -138,6 +140,14 @@ def _offending_layer(tb: types.TracebackType | None) -> str | None:
     return found
 
 
+#: model -> (its variables' shapes and specs, ``apply``, output specs): re-exports of an
+#: unchanged model reuse one ``apply`` (and with it the compiled steps kept on it: see
+#: :func:`xaicore.exporting._modelfn.shared_steps`) and skip tracing its outputs again; the
+#: weights are copied afresh every time. ``apply`` holds its model weakly (the ModelFn
+#: holds it), so the entry goes with the model.
+_APPLY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
                      source: str = "keras-jax", *, scores: Sequence[str] = ()) -> ModelFn:
     """Export a built Keras 3 model living in a JAX-backend process.
@@ -163,10 +173,22 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         return [jnp.array(v.value, copy=True) for v in vs]
 
     params = (copy(target.trainable_variables), copy(target.non_trainable_variables))
+    if not captures:   # the same apply for every export of this model: shared compiles
+        shape = tuple((tuple(p.shape), str(p.dtype)) for p in jax.tree_util.tree_leaves(params))
+        known = _APPLY.get(model)
+        if known is not None and known[0] == (shape, inputs, structure):
+            return ModelFn(apply=known[1], params=params, inputs=inputs, outputs=known[2],
+                           structure=structure, source=source,
+                           meta={"model_name": model.name}, owner=model)
+    held = (lambda t=target: t) if captures else weakref.ref(target)   # no strong cell
 
     def apply(params: Any, x: Any) -> Any:
         trainable, non_trainable = params
-        y, _ = target.stateless_call(trainable, non_trainable, x, training=False)
+        m = held()
+        if m is None:
+            raise ExportError("model: the Keras model of this exported function was "
+                              "deleted; keep the ModelFn (it keeps its model alive)")
+        y, _ = m.stateless_call(trainable, non_trainable, x, training=False)
         if captures:
             outs, acts = y
             y = (outs[0] if len(outs) == 1 else outs, dict(zip(tap.keys, acts)))
@@ -182,9 +204,11 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         raise ExportError(f"model: '{model.name}' could not be traced as a JAX function{at}: "
                           f"{type(e).__name__}: {e}") from e
     extra = _layer_access(tap, apply, model.name) if tap else {}
+    if not captures:
+        _APPLY[model] = ((shape, inputs, structure), apply, outputs)
     return ModelFn(apply=apply, params=params, inputs=inputs, outputs=outputs,
                    structure=structure, layers=captures, source=source,
-                   meta={"model_name": model.name}, **extra)
+                   meta={"model_name": model.name}, owner=model, **extra)
 
 
 def _layer_access(tap: Tapped, apply: Any, name: str) -> dict:

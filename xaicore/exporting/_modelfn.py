@@ -1,6 +1,7 @@
 """``ModelFn``: an exported model as a pure JAX function plus its parameters and specs."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -51,6 +52,9 @@ class ModelFn:
     meta: dict = field(default_factory=dict)
     apply_at: Callable[..., Any] | None = None
     head: Callable[[str], "ModelFn"] | None = None
+    #: What ``apply`` needs alive (the Keras model, which a shared ``apply`` only refers
+    #: to weakly: see :func:`xaicore.exporting._keras.export_keras_jax`).
+    owner: Any = field(default=None, repr=False)
 
     def __call__(self, x: Any) -> Any:
         """Evaluate the model on a batch: ``apply(params, x)``."""
@@ -94,6 +98,30 @@ class ModelFn:
 
     def with_outputs(self, outputs: tuple[TensorSpec, ...]) -> "ModelFn":
         return replace(self, outputs=outputs)
+
+
+def shared_steps(fn: ModelFn, kind: str) -> dict:
+    """The compiled steps of ``kind`` that every engine of this exported function shares:
+    a dict kept on the ``apply`` function itself (so it lives and dies with it), one per
+    kind and specs, which the steps close over besides ``apply``. Explainers of the same
+    model and configuration then compile once between them; re-exports of the same Keras
+    model share one ``apply``. A bound method (one function for many instances) or an
+    object without attributes gets a dict of its own."""
+    apply = fn.apply
+    store = getattr(apply, "__dict__", None)
+    if inspect.ismethod(apply) or not isinstance(store, dict):
+        return {}
+    key = (kind, fn.inputs, fn.outputs, fn.structure, fn.layers)
+    return store.setdefault("_xaicore_steps", {}).setdefault(key, {})
+
+
+def shared_jit(fn: ModelFn, name: str, make: Callable[[], Callable]) -> Callable:
+    """A jitted function of ``fn`` (``make()`` the first time) shared like
+    :func:`shared_steps`: e.g. the plain forward pass every explainer runs."""
+    store = shared_steps(fn, "jit")
+    if name not in store:
+        store[name] = make()
+    return store[name]
 
 
 def _example_batch(specs: tuple[TensorSpec, ...], structure: str, n: int = 2) -> Any:

@@ -13,7 +13,7 @@ from ..engine._batching import check_max_batch, default_max_batch, run_chunked
 from ..engine._inputs import Prepared, column_names, row_elements, with_known_specs
 from ..engine._targets import resolve_target
 from ..exporting._export import export
-from ..exporting._modelfn import ModelFn
+from ..exporting._modelfn import ModelFn, shared_jit
 from ..exporting._specs import batch_size
 
 
@@ -56,8 +56,9 @@ class Method:
     def _forward(self) -> Any:
         """The jitted forward pass of ``target="predicted"``, built once per explainer (a
         new ``jax.jit`` per call would compile on every call)."""
-        if getattr(self, "_jit_forward", None) is None:
-            self._jit_forward = jax.jit(self.fn.apply_flat)
+        if getattr(self, "_jit_forward", None) is None:   # shared by the model's explainers
+            self._jit_forward = shared_jit(self.fn, "forward",
+                                           lambda: jax.jit(self.fn.apply_flat))
         return self._jit_forward
 
     def _prepare(self, X: Any, target: Any) -> Prepared:
