@@ -224,8 +224,10 @@ def fit(chol: np.ndarray, a: np.ndarray, beta: np.ndarray, y: np.ndarray, f: np.
         tau2: Prior variance of a coefficient, in units of the ML scale.
 
     Returns:
-        ``(c [K], gain)``: the coefficients and ``log p(y | prior + terms) - log p(y |
-        prior)``, both at their ML scales (the linear part flat in both).
+        ``(c [K], gain)``: the coefficients (their generalised least-squares fit, i.e.
+        the posterior mean as ``tau2`` grows, so that an exactly sparse game is fitted
+        exactly) and ``log p(y | prior + terms) - log p(y | prior)``, both at their ML
+        scales (the linear part flat in both).
     """
     from scipy.linalg import solve_triangular
 
@@ -234,9 +236,10 @@ def fit(chol: np.ndarray, a: np.ndarray, beta: np.ndarray, y: np.ndarray, f: np.
     rw, fw = w[:, 0], w[:, 1:]
     dof = max(chol.shape[0] - a.shape[1], 1)
     k = fw.shape[1]
-    lc = np.linalg.cholesky(np.eye(k) / tau2 + fw.T @ fw)
-    u = np.linalg.solve(lc, fw.T @ rw)
-    c = np.linalg.solve(lc.T, u)
+    gram, rhs = fw.T @ fw, fw.T @ rw
+    lc = np.linalg.cholesky(np.eye(k) / tau2 + gram)
+    u = np.linalg.solve(lc, rhs)
+    c = np.linalg.lstsq(gram, rhs, rcond=1e-12)[0]
     q0 = float(rw @ rw)
     q1 = max(q0 - float(u @ u), 1e-24 * q0, 1e-300)
     logdet = 2.0 * float(np.sum(np.log(np.diag(lc)))) + k * np.log(tau2)
