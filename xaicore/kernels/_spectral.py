@@ -52,6 +52,11 @@ DEFAULT_RHOS = (0.0005, 0.002, 0.006, 0.02, 0.06, 0.2, 0.6)
 DEFAULT_MOBIUS = (0.03, 0.3)
 #: Observations the evidence of each prior of a grid is computed on (at least ``4 M``).
 EVIDENCE_SIZE = 512
+#: Fewest complement pairs the sparse step runs with (below, in the accuracy study, it
+#: never found terms worth their evidence: it would only cost time).
+SPARSE_PAIRS = 500
+#: Share of the per-term penalty a sparse search must earn midway not to give up.
+EARLY = 1.0 / 3.0
 
 
 @functools.lru_cache(maxsize=16)
@@ -113,6 +118,7 @@ class SpectralDesign:
     logdet: np.ndarray    # float[G] log det K (+ log det X'K^-1X with a flat first order)
     rho: float | tuple    # the prior ratio, or the grid of them
     mobius: tuple = ()    # the Moebius priors' ratios (after the Fourier ones in P, ...)
+    z: np.ndarray | None = None   # bool[U, M] the first coalition of each pair
 
 
 def _chol_parts(x: np.ndarray, cov: np.ndarray, flat: bool, nugget: float):
@@ -276,9 +282,10 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
         out["beta"].append(beta)
         out["logdet"].append(logdet)
     arrs = {k: np.ascontiguousarray(np.array(v, dtype=np.float64)) for k, v in out.items()}
-    for arr in (pairs, rows, *arrs.values()):
+    zp = np.ascontiguousarray(z[pairs[:, 0]])
+    for arr in (pairs, rows, zp, *arrs.values()):
         arr.flags.writeable = False
-    return SpectralDesign(pairs=pairs, rows=rows, rho=float(grid[0]) if rho is not None
+    return SpectralDesign(pairs=pairs, rows=rows, z=zp, rho=float(grid[0]) if rho is not None
                           and len(grid) == 1 and not isinstance(rho, (tuple, list, np.ndarray))
                           else tuple(float(r) for r in grid),
                           mobius=tuple(float(r) for r in lams), **arrs)
@@ -293,8 +300,8 @@ def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarr
 
 def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.ndarray,
                    v0: np.ndarray, v1: np.ndarray, *, design: SpectralDesign | None = None,
-                   rho: float | tuple | None = None, return_se: bool = False
-                   ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   rho: float | tuple | None = None, return_se: bool = False,
+                   sparse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Posterior-mean Shapley values under the Fourier prior (see module text).
 
     Args:
@@ -306,6 +313,13 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
         rho: Prior variance ratio, or a grid of them (see :func:`spectral_design`;
             ignored with ``design``).
         return_se: Also return the posterior standard deviations.
+        sparse: Per row and output, look for a few unanimity terms the prior cannot fit
+            (:mod:`xaicore.kernels._sparse`) and keep them where the evidence gain pays
+            for them: their exact Shapley values plus the kriged rest (with at least
+            ``3 M`` observations and :data:`SPARSE_PAIRS` pairs, short of a full
+            enumeration; elsewhere a no-op). Off by default: it costs 2-60 ms a row and
+            output on the host at 1024-4096 coalitions (pure NumPy), more than the model
+            at most sizes; 2-2.4x lower error on sparse unanimity games at 4096.
 
     Returns:
         ``phi [n, M, O]`` (``[n, M]`` for 2-d ``v``) with ``sum(phi) == v1 - v0``; with
@@ -329,20 +343,36 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     if not np.all(np.isfinite(y)):
         bad = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
         raise ValueError(f"v: the values of row {bad} hold NaN or inf (v0, v1 included)")
+    phi, se, best = _posterior(d, y, return_se)
+    if sparse and _sparse_applies(d):
+        _sparse_step(d, v, v0, v1, y, best, phi, se)
+    m = phi.shape[1]
+    phi += ((v1 - v0)[:, None, :] - phi.sum(axis=1, keepdims=True)) / m  # exact efficiency
+    if not return_se:
+        return phi[..., 0] if squeeze else phi
+    return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
+
+
+def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool):
+    """Model-averaged posterior mean ``[n, M, O]`` of the Shapley values given the
+    observations ``y [n, U + 1, O]``, their standard deviations (or None) and the index
+    ``[n, O]`` of the prior of highest evidence (before the exact efficiency step)."""
     # Each row and output on its own scale (the estimate is linear in its values and the
     # evidence weights do not depend on their scale): one row's size cannot move another's
     # evidence floor, and values near float64's range do not overflow when squared.
     scale = np.max(np.abs(y), axis=1, keepdims=True)                   # [n, 1, O]
     scale = np.where(scale > 0, scale, 1.0)
     y = y / scale
-    n, u, o = y.shape
+    n, _, o = y.shape
     g, m = d.P.shape[:2]
     q = _evidence_scales(d, y) if g > 1 or return_se else None         # [G, n, O]
     if g == 1:
         w = np.ones((1, n, o))
+        best = np.zeros((n, o), dtype=np.int64)
     else:                          # log evidence at the ML scale, then the grid's weights
         dof = max(d.rows.size - d.a.shape[2], 1)
         le = -0.5 * dof * np.log(q) - 0.5 * d.logdet[:, None, None]
+        best = np.argmax(le, axis=0)
         w = np.exp(le - le.max(axis=0, keepdims=True))
         w /= w.sum(axis=0, keepdims=True)
     phi = np.zeros((n, m, o))
@@ -352,15 +382,81 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
         phi += w[k][:, None, :] * pk
         if return_se:
             second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
+    se = None
     if return_se:
         se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
             d.post[0][None, :, None] * q[0][:, None, :])
         se = se * scale
-    phi = phi * scale
-    phi += ((v1 - v0)[:, None, :] - phi.sum(axis=1, keepdims=True)) / m  # exact efficiency
-    if not return_se:
-        return phi[..., 0] if squeeze else phi
-    return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
+    return phi * scale, se, best
+
+
+def _sparse_applies(d: SpectralDesign) -> bool:
+    """The sparse step runs with a flat first order and at least :data:`SPARSE_PAIRS`
+    pairs, short of a full enumeration."""
+    m, u = d.P.shape[1], d.pairs.shape[0]
+    full = m <= 62 and u + 1 >= 2 ** (m - 1)
+    return d.z is not None and d.a.shape[2] > 0 and u >= SPARSE_PAIRS and not full
+
+
+def _sparse_step(d: SpectralDesign, v, v0, v1, y, best, phi, se) -> None:
+    """Replace, in place, the estimate of each row and output where unanimity terms pay
+    for themselves (:func:`_sparse_terms`) by their Shapley values plus the kriged rest."""
+    found = []
+    for i in range(y.shape[0]):
+        for j in range(y.shape[2]):
+            got = _sparse_terms(d, v[i, :, j], v0[i, j], v1[i, j], y[i, :, j],
+                                int(best[i, j]))
+            if got is not None:
+                found.append((i, j) + got)
+    if not found:
+        return
+    rest = np.stack([y[i, :, j] - f @ c for i, j, _, c, f in found])[:, :, None]
+    p_rest, se_rest, _ = _posterior(d, rest, se is not None)
+    for k, (i, j, sets, c, _) in enumerate(found):
+        phi[i, :, j] = p_rest[k, :, 0]
+        for s, ck in zip(sets, c):
+            phi[i, list(s), j] += ck / len(s)
+        if se is not None:
+            se[i, :, j] = se_rest[k, :, 0]
+
+
+def _sparse_terms(d: SpectralDesign, v, v0, v1, y, best):
+    """Unanimity terms of one row and output worth their evidence, or None: ``(sets, c,
+    f)`` with ``f [U + 1, K]`` their odd parts at the observations."""
+    from . import _sparse
+
+    z, pairs = d.z, d.pairs
+    m = z.shape[1]
+    zall = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
+    t = np.concatenate([v[pairs[:, 0]] - v0, v[pairs[:, 1]] - v0, [v1 - v0]])
+    scale = float(np.max(np.abs(y)))
+    if scale == 0.0:
+        return None
+    cap = max(d.rows.size // 4, 1)
+
+    def terms(found: list):
+        """The interaction terms among ``found`` (or None), their coefficients, their odd
+        parts and their evidence gain per term."""
+        sets = [s for s in found if len(s) > 1][:cap]
+        if not sets:
+            return None
+        f = np.vstack([np.full((1, len(sets)), 0.5),
+                       (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0])
+        c, gain = _sparse.fit(d.chol[best], d.a[best], d.beta[best], y[d.rows] / scale,
+                              f[d.rows])
+        return (sets, c * scale, f, gain / len(sets))
+
+    checks = []
+
+    def promising(found: list) -> bool:
+        """Early exit: from the second check on, the terms must earn ``EARLY`` of the
+        penalty (the first ones found in a sparse game often earn nothing yet)."""
+        checks.append(None)
+        got = terms(found)
+        return len(checks) < 2 or got is None or got[3] > EARLY * _sparse.PENALTY
+
+    got = terms(_sparse.search(zall, t, max(t.size // 10, 1), check=promising))
+    return got[:3] if got is not None and got[3] > _sparse.PENALTY else None
 
 
 def _evidence_scales(d: SpectralDesign, y: np.ndarray, block: int = 4096) -> np.ndarray:

@@ -91,6 +91,12 @@ class KernelShap(ShapleyMethod):
         n_boot: Bootstrap resamples for the standard errors of the linear estimate (0
             switches standard errors off, for the spectral estimate too).
         estimator: ``"auto"``, ``"spectral"``, ``"cubic"`` or ``"linear"`` (see above).
+        sparse: With the spectral estimate, also look for a few interaction (unanimity)
+            terms per row that the prior cannot fit, kept where their evidence pays
+            (:func:`xaicore.kernels.solve_spectral`): 2-2.4x lower error on games of
+            sparse interactions at 4096 coalitions, bit-identical on the model games
+            measured, but 2-60 ms a row and output of host time at 1024-4096 coalitions,
+            so off by default.
         link: ``"identity"`` or ``"logit"``.
         background_size: Summarise the background by this many k-means centroids.
         max_batch: Model rows per device call.
@@ -105,13 +111,15 @@ class KernelShap(ShapleyMethod):
     def __init__(self, model: Any, background: Any, *, n_samples: int | str = "auto",
                  seed: int = 0, groups: Any = None, scheme: str | None = None,
                  paired: bool = True, backend: str = "cpp", n_boot: int = 64,
-                 ridge: float = 0.0, estimator: str = "auto", **kwargs: Any) -> None:
+                 ridge: float = 0.0, estimator: str = "auto", sparse: bool = False,
+                 **kwargs: Any) -> None:
         if not (isinstance(n_samples, str) and n_samples == "auto") and (
                 isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
                 or n_samples < 1):
             raise InputError(f"n_samples: expected 'auto' or an int >= 1 (coalitions per "
                              f"instance), got {n_samples!r}")
         paired = check_bool(paired, "paired")
+        self.sparse = check_bool(sparse, "sparse")
         n_boot = check_int(n_boot, "n_boot", 0)
         if n_boot == 1:
             raise InputError("n_boot: expected 0 (no standard errors) or an int >= 2 "
@@ -181,7 +189,7 @@ class KernelShap(ShapleyMethod):
         if self.estimator == "spectral":   # the pairs that still split the row's players
             keep, design = self._row_design((self.n_players, a.tobytes()), coal.masks)
             out = kernels.solve_spectral(None, None, v[:, keep], v0, v1, design=design,
-                                         return_se=se is not None)
+                                         return_se=se is not None, sparse=self.sparse)
             phi[:, a], se_a = (out if se is not None else (out, None))
             if se is not None:
                 se[:, a] = se_a
@@ -223,18 +231,18 @@ class KernelShap(ShapleyMethod):
 
     def _config(self) -> dict:
         return {"n_samples": self.n_samples, "scheme": self.scheme,
-                "backend": self.backend, "estimator": self.estimator}
+                "backend": self.backend, "estimator": self.estimator, "sparse": self.sparse}
 
     def _estimate(self, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
                   ) -> tuple[np.ndarray, dict]:
         stats: dict = {}
         if self.estimator == "spectral":
             if self.n_boot == 0:
-                return kernels.solve_spectral(None, None, v, v0, v1,
-                                              design=self.spectral), stats
+                return kernels.solve_spectral(None, None, v, v0, v1, design=self.spectral,
+                                              sparse=self.sparse), stats
             phi, stats["stderr"] = kernels.solve_spectral(None, None, v, v0, v1,
                                                           design=self.spectral,
-                                                          return_se=True)
+                                                          return_se=True, sparse=self.sparse)
             return phi, stats
         if self.estimator == "cubic":
             return kernels.solve_cubic(self.coalitions.masks, self.coalitions.weights,
