@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._mobius import _mobius_parts, mobius_weights
+from ._sparse_step import SPARSE_PAIRS, sparse_applies, sparse_step  # noqa: F401
 from ._wls import _check_design, _check_values
 
 #: A ratio of the prior variance of consecutive odd orders (``V_{t+2} / V_t``) that fits
@@ -52,11 +54,6 @@ DEFAULT_RHOS = (0.0005, 0.002, 0.006, 0.02, 0.06, 0.2, 0.6)
 DEFAULT_MOBIUS = (0.03, 0.3)
 #: Observations the evidence of each prior of a grid is computed on (at least ``4 M``).
 EVIDENCE_SIZE = 512
-#: Fewest complement pairs the sparse step runs with (below, in the accuracy study, it
-#: never found terms worth their evidence: it would only cost time).
-SPARSE_PAIRS = 500
-#: Share of the per-term penalty a sparse search must earn midway not to give up.
-EARLY = 1.0 / 3.0
 
 
 @functools.lru_cache(maxsize=16)
@@ -144,47 +141,6 @@ def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget:
     m = x.shape[1]
     cov = (var[:, None] * krawtchouk(m)).sum(axis=0)[dist]            # [n, n]
     return _chol_parts(x, cov, flat, nugget)
-
-
-def _ratio_comb(m: int) -> np.ndarray:
-    """``r[j, s] = C(j, s) / C(m, s)`` for ``j, s = 0..m`` (zero where ``s > j``)."""
-    from scipy.special import gammaln
-
-    j = np.arange(m + 1, dtype=np.float64)[:, None]
-    s = j.T
-    ok = j >= s
-    lg = (gammaln(j + 1) - gammaln(j - np.where(ok, s, 0) + 1)) - (
-        gammaln(m + 1.0) - gammaln(m - s + 1))
-    return np.where(ok, np.exp(np.where(ok, lg, 0.0)), 0.0)
-
-
-def mobius_weights(m: int, lam: float, flat: bool) -> np.ndarray:
-    """Total prior variance of each Moebius (unanimity) order ``0..m``: ``lam ** (s - 1)``
-    for ``s >= 1`` (order one zero when it has a flat prior)."""
-    w = np.zeros(m + 1)
-    w[1:] = lam ** np.arange(m, dtype=np.float64)
-    if flat:
-        w[1] = 0.0
-    return w
-
-
-def _mobius_parts(z: np.ndarray, w: np.ndarray):
-    """Under independent Moebius coefficients ``v(z) = sum_S c_S prod_{i in S} z_i`` (the
-    ``C(M, s)`` of order ``s`` sharing variance ``w_s``): the covariance ``[n, n]`` of the
-    odd parts ``(v(z) - v(1 - z)) / 2``, their covariance ``[M, n]`` with the Shapley values
-    ``phi_i = sum_{S ∋ i} c_S / |S|`` and the prior variance of one ``phi_i``."""
-    m = z.shape[1]
-    f = _ratio_comb(m) @ w                  # Cov(v(z), v(z')) = f(|z & z'|)
-    zi = z.astype(np.float64)
-    inter = np.rint(zi @ zi.T).astype(np.int64)
-    sz = z.sum(axis=1).astype(np.int64)
-    a, b = sz[:, None], sz[None, :]
-    cov = (f[inter] - f[a - inter] - f[b - inter] + f[m - a - b + inter]) / 4.0
-    # Cov(phi_i, v(z)) = z_i sum_s w_s C(|z| - 1, s - 1) / (C(M, s) s) = z_i f(|z|) / |z|
-    g = f / np.maximum(np.arange(m + 1), 1)
-    cross = (zi * g[sz][:, None] - (1.0 - zi) * g[m - sz][:, None]).T / 2.0   # [M, n]
-    prior = float(np.sum(w[1:] / (m * np.arange(1, m + 1))))
-    return cov, cross, prior
 
 
 def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
@@ -344,8 +300,8 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
         bad = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
         raise ValueError(f"v: the values of row {bad} hold NaN or inf (v0, v1 included)")
     phi, se, best = _posterior(d, y, return_se)
-    if sparse and _sparse_applies(d):
-        _sparse_step(d, v, v0, v1, y, best, phi, se)
+    if sparse and sparse_applies(d):
+        sparse_step(d, v, v0, v1, y, best, phi, se, _posterior)
     m = phi.shape[1]
     phi += ((v1 - v0)[:, None, :] - phi.sum(axis=1, keepdims=True)) / m  # exact efficiency
     if not return_se:
@@ -388,75 +344,6 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool):
             d.post[0][None, :, None] * q[0][:, None, :])
         se = se * scale
     return phi * scale, se, best
-
-
-def _sparse_applies(d: SpectralDesign) -> bool:
-    """The sparse step runs with a flat first order and at least :data:`SPARSE_PAIRS`
-    pairs, short of a full enumeration."""
-    m, u = d.P.shape[1], d.pairs.shape[0]
-    full = m <= 62 and u + 1 >= 2 ** (m - 1)
-    return d.z is not None and d.a.shape[2] > 0 and u >= SPARSE_PAIRS and not full
-
-
-def _sparse_step(d: SpectralDesign, v, v0, v1, y, best, phi, se) -> None:
-    """Replace, in place, the estimate of each row and output where unanimity terms pay
-    for themselves (:func:`_sparse_terms`) by their Shapley values plus the kriged rest."""
-    found = []
-    for i in range(y.shape[0]):
-        for j in range(y.shape[2]):
-            got = _sparse_terms(d, v[i, :, j], v0[i, j], v1[i, j], y[i, :, j],
-                                int(best[i, j]))
-            if got is not None:
-                found.append((i, j) + got)
-    if not found:
-        return
-    rest = np.stack([y[i, :, j] - f @ c for i, j, _, c, f in found])[:, :, None]
-    p_rest, se_rest, _ = _posterior(d, rest, se is not None)
-    for k, (i, j, sets, c, _) in enumerate(found):
-        phi[i, :, j] = p_rest[k, :, 0]
-        for s, ck in zip(sets, c):
-            phi[i, list(s), j] += ck / len(s)
-        if se is not None:
-            se[i, :, j] = se_rest[k, :, 0]
-
-
-def _sparse_terms(d: SpectralDesign, v, v0, v1, y, best):
-    """Unanimity terms of one row and output worth their evidence, or None: ``(sets, c,
-    f)`` with ``f [U + 1, K]`` their odd parts at the observations."""
-    from . import _sparse
-
-    z, pairs = d.z, d.pairs
-    m = z.shape[1]
-    zall = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
-    t = np.concatenate([v[pairs[:, 0]] - v0, v[pairs[:, 1]] - v0, [v1 - v0]])
-    scale = float(np.max(np.abs(y)))
-    if scale == 0.0:
-        return None
-    cap = max(d.rows.size // 4, 1)
-
-    def terms(found: list):
-        """The interaction terms among ``found`` (or None), their coefficients, their odd
-        parts and their evidence gain per term."""
-        sets = [s for s in found if len(s) > 1][:cap]
-        if not sets:
-            return None
-        f = np.vstack([np.full((1, len(sets)), 0.5),
-                       (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0])
-        c, gain = _sparse.fit(d.chol[best], d.a[best], d.beta[best], y[d.rows] / scale,
-                              f[d.rows])
-        return (sets, c * scale, f, gain / len(sets))
-
-    checks = []
-
-    def promising(found: list) -> bool:
-        """Early exit: from the second check on, the terms must earn ``EARLY`` of the
-        penalty (the first ones found in a sparse game often earn nothing yet)."""
-        checks.append(None)
-        got = terms(found)
-        return len(checks) < 2 or got is None or got[3] > EARLY * _sparse.PENALTY
-
-    got = terms(_sparse.search(zall, t, max(t.size // 10, 1), check=promising))
-    return got[:3] if got is not None and got[3] > _sparse.PENALTY else None
 
 
 def _evidence_scales(d: SpectralDesign, y: np.ndarray, block: int = 4096) -> np.ndarray:
