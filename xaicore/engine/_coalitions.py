@@ -305,6 +305,7 @@ class CoalitionEngine:
                 meter.update(p1 // s - done)
                 done = p1 // s
 
+        before = step._cache_size()   # one step for the whole call: count its compiles once
         try:
             for p0 in range(0, total, per_call):
                 first = p0 // s   # the instances go over once, the pairs index them
@@ -315,12 +316,10 @@ class CoalitionEngine:
                     if per_b else self._dummy
                 count = -(-(min(total, p0 + per_call) - p0) // p.pairs)   # chunks with pairs
                 # host scalars as NumPy (a jnp.int32 is a device op of its own, ~15 us)
-                before = step._cache_size()
                 res = step(self.fn.params, jnp.asarray(xs), np.int32(p0 - first * s),
                            np.int32(min(total, p0 + per_call) - 1 - first * s),
                            masks_d, np.int32(count), background, weights, gs, bs,
                            chunks=p.chunks, pairs=p.pairs)
-                self._compiles += step._cache_size() - before
                 pending.append((p0, res))
                 if len(pending) > 2:
                     collect(*pending.pop(0))
@@ -328,4 +327,5 @@ class CoalitionEngine:
                 collect(*pending.pop(0))
         finally:
             meter.close()
+            self._compiles += step._cache_size() - before
         return check_finite(out, "the masked rows (coalitions)", "X")
