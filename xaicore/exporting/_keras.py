@@ -173,13 +173,27 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         return [jnp.array(v.value, copy=True) for v in vs]
 
     params = (copy(target.trainable_variables), copy(target.non_trainable_variables))
-    if not captures:   # the same apply for every export of this model: shared compiles
-        shape = tuple((tuple(p.shape), str(p.dtype)) for p in jax.tree_util.tree_leaves(params))
-        known = _APPLY.get(model)
-        if known is not None and known[0] == (shape, inputs, structure):
-            return ModelFn(apply=known[1], params=params, inputs=inputs, outputs=known[2],
-                           structure=structure, source=source,
-                           meta={"model_name": model.name}, owner=model)
+    key = (tuple((tuple(p.shape), str(p.dtype)) for p in jax.tree_util.tree_leaves(params)),
+           inputs, structure)
+    known = None if captures else _APPLY.get(model)
+    if known is not None and known[0] == key:   # the same apply: shared compiles
+        _, apply, outputs = known
+    else:
+        apply, outputs = _traced_apply(model, target, tap, captures, params, inputs,
+                                       structure)
+        if not captures:
+            _APPLY[model] = (key, apply, outputs)
+    extra = _layer_access(tap, apply, model.name) if tap else {}
+    return ModelFn(apply=apply, params=params, inputs=inputs, outputs=outputs,
+                   structure=structure, layers=captures, source=source,
+                   meta={"model_name": model.name}, owner=model, **extra)
+
+
+def _traced_apply(model: Any, target: Any, tap: Tapped | None, captures: tuple,
+                  params: Any, inputs: tuple, structure: str) -> tuple[Any, tuple]:
+    """``apply(params, x)`` of ``target`` and its output specs (traced once). Without
+    captures it holds the model weakly: it is cached for re-exports, which must not keep
+    the model alive (each ModelFn holds it)."""
     held = (lambda t=target: t) if captures else weakref.ref(target)   # no strong cell
 
     def apply(params: Any, x: Any) -> Any:
@@ -195,7 +209,7 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         return y
 
     try:
-        outputs = output_specs(apply, params, inputs, structure, captures)
+        return apply, output_specs(apply, params, inputs, structure, captures)
     except ExportError:
         raise
     except Exception as e:
@@ -203,12 +217,6 @@ def export_keras_jax(model: Any, layers: str | Sequence[str] | None = None,
         at = f" at layer {where}" if where else ""
         raise ExportError(f"model: '{model.name}' could not be traced as a JAX function{at}: "
                           f"{type(e).__name__}: {e}") from e
-    extra = _layer_access(tap, apply, model.name) if tap else {}
-    if not captures:
-        _APPLY[model] = ((shape, inputs, structure), apply, outputs)
-    return ModelFn(apply=apply, params=params, inputs=inputs, outputs=outputs,
-                   structure=structure, layers=captures, source=source,
-                   meta={"model_name": model.name}, owner=model, **extra)
 
 
 def _layer_access(tap: Tapped, apply: Any, name: str) -> dict:
