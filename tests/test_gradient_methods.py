@@ -101,6 +101,18 @@ def test_rows_per_call_bounded(smooth):
         assert method.engine.compiled == 1
 
 
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_smoothgrad_does_not_depend_on_the_chunking(smooth, antithetic):
+    """Noise is keyed by global row and sample: one chunk, or small chunks of few sample
+    blocks each, give the same attributions."""
+    fn, X = smooth
+    kw = dict(n_samples=12, seed=3, antithetic=antithetic)
+    whole = SmoothGrad(fn, **kw).explain(X, target=0).values
+    chunked = SmoothGrad(fn, max_batch=8, **kw).explain(X, target=0).values
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(whole[0], whole[1])
+
+
 @pytest.mark.parametrize("make, arg", [
     (lambda fn, X: SmoothGrad(fn, n_samples=0), "n_samples"),
     (lambda fn, X: SmoothGrad(fn, noise_level=-0.1), "noise_level"),

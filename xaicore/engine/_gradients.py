@@ -36,12 +36,15 @@ from ..exporting._modelfn import ModelFn, shared_jit, shared_steps
 from ._batching import pad_rows, run_chunked
 from ._grad_plan import LOOP_MAX_ELEMENTS, GradPlan, plan
 from ._inputs import row_elements, with_known_specs
+from ._noise import Draw, block_normals
 
 tmap = jax.tree_util.tree_map
 
-#: ``sampler(x_row, aux_row, shared, key, s) -> (point, multiplier | None, weight)``;
-#: ``key`` is ``None`` when the engine is run without one (deterministic samplers).
-Sampler = Callable[[Any, Any, Any, jax.Array, jax.Array], tuple[Any, Any, jax.Array]]
+#: ``sampler(x_row, aux_row, shared, draw, s) -> (point, multiplier | None, weight)``;
+#: ``draw`` (a :class:`~xaicore.engine._noise.Draw`: the sample's JAX key and cheap
+#: Gaussian numbers) is ``None`` when the engine is run without a key (deterministic
+#: samplers).
+Sampler = Callable[[Any, Any, Any, Draw | None, jax.Array], tuple[Any, Any, jax.Array]]
 
 
 def check_float_inputs(fn: ModelFn) -> None:
@@ -87,7 +90,7 @@ def _not_finite(y: jax.Array, g: Any, r: int, block: int) -> tuple[jax.Array, ja
 
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
               all_outputs: bool, need_sq: bool, chunks: int = 1, mirror: bool = False,
-              pair_spread: bool = False) -> Callable:
+              pair_spread: bool = False, draws: int = 0) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
     target, key) -> (mean, sd | None, bad)``: pytrees like ``x`` (+ output axis), and
     ``bad int32[r, 2]``, the row's points with non-finite outputs, and with non-finite
@@ -104,7 +107,9 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
     row (``x - e`` for ``x + e``: half the random draws, and the part of the gradient odd
     in the noise cancels within each pair). With ``pair_spread`` the spread is that of
     the pairs' weighted means (the independent units: for the standard error of the
-    mean), not that of the samples.
+    mean), not that of the samples. With ``draws`` (the sampler's Gaussian numbers per
+    sample) those are drawn for the whole block ahead of the sampler
+    (:func:`~xaicore.engine._noise.block_normals`: the same numbers, drawn once).
     """
     k_out = fn.n_outputs if all_outputs else 1
     # Saliency and gradient x input: the scaling (a third of a small model's step) is moot
@@ -114,11 +119,15 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
              target: jax.Array, key: jax.Array) -> tuple[Any, Any, jax.Array]:
         r = idx.shape[0]
 
-        def one(xr: Any, ar: Any, i: jax.Array, s: jax.Array) -> tuple:
-            k = None if key is None else jax.random.fold_in(jax.random.fold_in(key, i), s)
-            return sampler(xr, ar, shared, k, s)
+        def one(xr: Any, ar: Any, i: jax.Array, zr: Any, s: jax.Array) -> tuple:
+            d = None if key is None else Draw(jax.random.fold_in(key, i), s, zr)
+            return sampler(xr, ar, shared, d, s)
 
-        points = jax.vmap(jax.vmap(one, (None, None, None, 0)), (0, 0, 0, None))
+        vmapped = jax.vmap(jax.vmap(one, (None, None, None, 0, 0)), (0, 0, 0, 0, None))
+
+        def points(x: Any, aux: Any, idx: jax.Array, s: jax.Array) -> tuple:
+            z = block_normals(key, idx, s, draws) if draws and key is not None else None
+            return vmapped(x, aux, idx, z, s)
 
         def body(carry: tuple, b: jax.Array) -> tuple:
             s = b * block + jnp.arange(block)
@@ -286,7 +295,7 @@ class GradientEngine:
     def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
             n_samples: int, max_batch: int, *, key: jax.Array | None = None,
             need_sq: bool = False, progress: bool | None = None, mirror: bool = False,
-            pair_spread: bool = False) -> tuple[Any, Any, GradPlan]:
+            pair_spread: bool = False, draws: int = 0) -> tuple[Any, Any, GradPlan]:
         """Weighted sums over the samples of every row.
 
         Args:
@@ -307,6 +316,9 @@ class GradientEngine:
                 pair ``p = s // 2``, and odd samples are reflected through the row.
             pair_spread: The spread of the pairs' means instead of the samples' (with
                 ``mirror``).
+            draws: Gaussian numbers per sample the sampler takes from
+                :meth:`~xaicore.engine._noise.Draw.normals` (drawn for a whole block at
+                once: faster, the same numbers); 0 for none.
 
         Returns:
             ``(sum, spread or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
@@ -327,7 +339,7 @@ class GradientEngine:
             # max_batch model rows, so the host round trips are few)
             p = dataclasses.replace(p, chunks=1)
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
-               mirror, mirror and pair_spread)
+               mirror, mirror and pair_spread, draws if key is not None else 0)
         steps = shared_steps(self._known, "gradient")   # one per model and configuration
         if cfg not in steps:
             steps[cfg] = make_step(self._known, *cfg)

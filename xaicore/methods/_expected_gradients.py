@@ -19,17 +19,18 @@ import numpy as np
 from .._errors import InputError
 from .._validate import check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
+from ..engine._noise import Draw
 from ..engine._inputs import with_known_specs
 from ..results._attribution import Attribution
 from ._base import Method
 from ._gradient_base import GradientBatch, attribution, by_input, row_sums, tmap
 
 
-def background_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array
+def background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
                        ) -> tuple:
     """A random background row, a random point on the path, optional input noise."""
     background, stdevs, n_samples = shared
-    k_bg, k_a, k_noise = jax.random.split(key, 3)
+    k_bg, k_a, k_noise = jax.random.split(draw.key, 3)
     leaves, tree = jax.tree_util.tree_flatten(x)
     bg = jax.tree_util.tree_leaves(background)
     j = jax.random.randint(k_bg, (), 0, bg[0].shape[0])

@@ -64,7 +64,7 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return np.linspace(lo, hi, n), w
 
 
-def path_sampler(x: Any, b: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:
+def path_sampler(x: Any, b: Any, shared: Any, draw: Any, s: jax.Array) -> tuple:
     """Sample ``s`` of the straight path from the baseline ``b`` to ``x``."""
     alphas, weights = shared
     a = alphas[s]

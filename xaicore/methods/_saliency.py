@@ -19,29 +19,31 @@ import numpy as np
 from .._errors import InputError
 from .._validate import check_bool, check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
+from ..engine._noise import Draw
 from ..results._attribution import Attribution
 from ._base import Method
 from ._gradient_base import GradientBatch, attribution, by_input, tmap
 
 
-def point_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array) -> tuple:
+def point_sampler(x: Any, aux: Any, shared: Any, draw: Any, s: jax.Array) -> tuple:
     """The input itself (one sample)."""
     return x, None, jax.numpy.ones((), jax.tree_util.tree_leaves(x)[0].dtype)
 
 
-def times_input_sampler(x: Any, aux: Any, shared: Any, key: jax.Array, s: jax.Array
+def times_input_sampler(x: Any, aux: Any, shared: Any, draw: Any, s: jax.Array
                         ) -> tuple:
     """The input itself, multiplier ``x`` (gradient x input)."""
     return x, x, jax.numpy.ones((), jax.tree_util.tree_leaves(x)[0].dtype)
 
 
-def noise_sampler(x: Any, sigma: Any, n_samples: Any, key: jax.Array, s: jax.Array
+def noise_sampler(x: Any, sigma: Any, n_samples: Any, draw: Draw, s: jax.Array
                   ) -> tuple:
-    """A noisy copy ``x + sigma * N(0, 1)`` of the row (one key per input)."""
+    """A noisy copy ``x + sigma * N(0, 1)`` of the row (counter-based normals: the
+    threefry draw cost more than a small model's gradient)."""
     leaves, tree = jax.tree_util.tree_flatten(x)
     sig = jax.tree_util.tree_leaves(sigma)
-    noisy = [a + sd * jax.random.normal(jax.random.fold_in(key, i), a.shape, a.dtype)
-             for i, (a, sd) in enumerate(zip(leaves, sig))]
+    z = draw.normals([a.shape for a in leaves], leaves[0].dtype)
+    noisy = [a + sd.astype(a.dtype) * e for a, sd, e in zip(leaves, sig, z)]
     return jax.tree_util.tree_unflatten(tree, noisy), None, (1.0 / n_samples).astype(
         leaves[0].dtype)
 
@@ -99,6 +101,11 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
     return tmap(one, x, reference)
 
 
+def _row_size(x: Any) -> int:
+    """Elements of one row, over all inputs (the noise numbers of one sample)."""
+    return sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree_util.tree_leaves(x))
+
+
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None, reference: Any = None,
@@ -114,7 +121,7 @@ def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level:
     mean, sd, p = engine.run(noise_sampler, x, sigma, shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress, mirror=antithetic,
-                             pair_spread=pair_spread)
+                             pair_spread=pair_spread, draws=_row_size(x))
     return mean, sd, p
 
 

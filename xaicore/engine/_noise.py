@@ -1,0 +1,124 @@
+"""Counter-based Gaussian noise for the gradient samplers: cheap where the model is cheap.
+
+JAX's threefry normal draw cost more than the forward and backward pass of a 30-feature
+MLP (2.9 ms for 16384 x 30 numbers against 2.6 ms for the gradient of 16384 rows, 2-core
+CPU), and SmoothGrad draws ``n_samples`` such vectors per row. Here each row gets two
+32-bit words from JAX's key (one threefry call per row, not per sample), and every number
+of the row's samples is a keyed integer hash of its (sample, element) counters, turned
+into a normal by the inverse CDF; the gradient engine draws a whole block's numbers at
+once (:func:`block_normals`). SmoothGrad of 4096 rows x 32 samples on MLP 30-64-64-2
+(alternating rounds, best of 9): 76 ms with the threefry draw keyed per sample, 57 ms
+with this one, 40 ms with no noise at all, 25 ms for the bare gradient of as many rows.
+
+* Bits: ``lowbias32`` (C. Wellons's hash-prospector mixer: xor-shift, multiply, twice) is
+  a bijection of ``uint32``; an element's bits are ``mix(mix(mix(e ^ k1) ^ ks) + k0)``,
+  with ``ks = mix(s + k0)`` the sample's word: within a sample the bits of distinct
+  elements are distinct (a bijection of ``e``), samples differ by an XOR of their words
+  ahead of two mixes, rows by their threefry words. The tests check moments, the
+  normal law (Kolmogorov-Smirnov) and correlations within and across rows and samples.
+* Normals: the top 23 bits give ``u = (k + 1/2) / 2^23`` in (0, 1), and
+  ``z = sqrt(2) erfinv(2u - 1)`` (XLA's erfinv, as ``jax.random.normal`` uses): ``|z| <=
+  5.3``, the same 23-bit resolution as ``jax.random.normal``'s float32 draw.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_U = jnp.uint32
+
+
+def mix(x: jax.Array) -> jax.Array:
+    """``lowbias32``: a bijective avalanche mixer of ``uint32``."""
+    x = x ^ (x >> 16)
+    x = x * _U(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * _U(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def row_words(key: jax.Array) -> jax.Array:
+    """The two ``uint32`` words a row's numbers are keyed by (one threefry call)."""
+    return jax.random.bits(key, (2,), jnp.uint32)
+
+
+def _bits(k0: jax.Array, k1: jax.Array, s: jax.Array, e: jax.Array) -> jax.Array:
+    """Bits of element(s) ``e`` of sample(s) ``s`` under the row words ``k0, k1``
+    (broadcasting)."""
+    ks = mix(s.astype(_U) + k0)
+    return mix(mix(mix(e.astype(_U) ^ k1) ^ ks) + k0)
+
+
+def sample_bits(words: jax.Array, s: jax.Array, n: int) -> jax.Array:
+    """``uint32[n]``: the bits of elements ``0..n-1`` of sample ``s`` of a row."""
+    return _bits(words[0], words[1], jnp.asarray(s), jnp.arange(n, dtype=_U))
+
+
+def normal_from_bits(bits: jax.Array) -> jax.Array:
+    """Standard normal float32 numbers from uniform ``uint32`` bits (inverse CDF)."""
+    u = ((bits >> 9).astype(jnp.float32) + 0.5) * np.float32(2.0 ** -23)
+    return np.float32(np.sqrt(2.0)) * jax.lax.erf_inv(2 * u - 1)
+
+
+def sample_normal(words: jax.Array, s: jax.Array, n: int, dtype: object) -> jax.Array:
+    """``[n]`` standard normal numbers of sample ``s`` of the row keyed by ``words``."""
+    return normal_from_bits(sample_bits(words, s, n)).astype(dtype)
+
+
+def block_normals(key: jax.Array, idx: jax.Array, s: jax.Array, n: int) -> jax.Array:
+    """``float32[r, len(s), n]``: the numbers :meth:`Draw.normals` gives samples ``s`` of
+    rows ``idx`` (row keys folded from ``key``), drawn at once for a whole block.
+
+    The draw runs in a conditional on a predicate XLA cannot fold (``idx[0] >= 0``):
+    XLA's CPU backend fuses an elementwise producer into each of its consumers and
+    recomputes it there (the noise of a mirrored pair was drawn twice inside the stack
+    that builds the pair), optimization barriers do not stop that, and a conditional's
+    result is a buffer. The per-row and per-sample words are computed ahead of the
+    per-number hash, and the numbers are drawn as ``[r, m * n]`` (a 30-wide innermost
+    axis ran the transform 2.4x slower).
+    """
+    words = jax.vmap(lambda i: row_words(jax.random.fold_in(key, i)))(idx)
+    r, m = idx.shape[0], s.shape[0]
+
+    def draw() -> jax.Array:
+        ks = mix(s.astype(_U)[None, :] + words[:, :1])                 # [r, m]
+        e = mix(jnp.arange(n, dtype=_U)[None, :] ^ words[:, 1:])        # [r, n]
+        bits = mix(mix(e[:, None, :] ^ ks[:, :, None]) + words[:, :1, None])
+        return normal_from_bits(bits.reshape((r, m * n)))
+
+    flat = jax.lax.cond(idx[0] >= 0, draw, lambda: jnp.zeros((r, m * n), jnp.float32))
+    return flat.reshape((r, m, n))
+
+
+class Draw:
+    """The random source of one sample of one row, handed to the samplers.
+
+    ``key`` is the JAX key of the sample (the row's key folded with the sample index,
+    derived only if a sampler uses it); :meth:`normals` gives cheap counter-based
+    Gaussian numbers for it: ``drawn``, the sample's numbers drawn ahead for the whole
+    block (:func:`block_normals`), or else drawn here.
+    """
+
+    def __init__(self, row_key: jax.Array, s: jax.Array, drawn: jax.Array | None = None
+                 ) -> None:
+        self.row_key = row_key
+        self.s = s
+        self.drawn = drawn
+
+    @property
+    def key(self) -> jax.Array:
+        return jax.random.fold_in(self.row_key, self.s)
+
+    def normals(self, shapes: list[tuple[int, ...]], dtype: object) -> list[jax.Array]:
+        """Standard normal arrays of the given shapes (one counter space for all)."""
+        sizes = [int(np.prod(sh)) for sh in shapes]
+        if self.drawn is not None and self.drawn.shape[-1] == sum(sizes):
+            z = self.drawn.astype(dtype)
+        else:
+            z = sample_normal(row_words(self.row_key), self.s, max(1, sum(sizes)), dtype)
+        out, at = [], 0
+        for sh, k in zip(shapes, sizes):
+            out.append(z[at:at + k].reshape(sh))
+            at += k
+        return out
