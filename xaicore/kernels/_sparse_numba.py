@@ -307,35 +307,23 @@ def _rounds(zh, ztf, t, max_terms, width, max_rounds, every, pen, rnd0, resume,
         c, dinv = _solve(gram, rhs, k)
         r[:] = _residual(t, st, act, k, c, u_n)
         s2 = max(np.dot(r, r) / max(n_obs - k, 1), 1e-300)
-        nt, j = 0, 0
+        nt, j = 0, 0                         # drop the terms below the t-statistic
+        kept = np.empty(k, np.int64)
         for q in range(k):
             if c[q] ** 2 >= 0.5 * pen * s2 * max(dinv[q], 1e-300):
-                if j != q:
-                    act[j] = act[q]
-                    gram[j, :k] = gram[q, :k]
-                    rhs[j] = rhs[q]
+                kept[j], act[j], rhs[j] = q, act[q], rhs[q]
                 j += 1
             else:
                 tabu[nt] = act[q]
                 nt += 1
         if nt > 0:
-            keep = j                         # the Gram matrix's columns follow its rows
-            kept = np.empty(keep, np.int64)
-            jj = 0
-            for q in range(k):
-                if c[q] ** 2 >= 0.5 * pen * s2 * max(dinv[q], 1e-300):
-                    kept[jj] = q
-                    jj += 1
-            sub = gram[:keep, :k].copy()
-            for a in range(keep):
-                for b in range(keep):
-                    gram[a, b] = sub[a, kept[b]]
-            k = keep
-            if k > 0:
-                c, dinv = _solve(gram, rhs, k)
-                r[:] = _residual(t, st, act, k, c, u_n)
-            else:
-                r[:] = t
+            sub = gram[:k, :k].copy()
+            for a in range(j):
+                for b in range(j):
+                    gram[a, b] = sub[kept[a], kept[b]]
+            k = j
+            c, dinv = _solve(gram, rhs, k) if k > 0 else (c, dinv)
+            r[:] = _residual(t, st, act, k, c, u_n) if k > 0 else t
         rss = np.dot(r, r)
     ints[0], ints[1], ints[2], ints[3] = h, k, nt, crounds
     flts[0] = rss
@@ -351,6 +339,15 @@ def _skipped(kk, keys, act, k, tabu, nt):
         if keys[tabu[q]] == kk:
             return True
     return False
+
+
+def odd_parts(zh: np.ndarray, sets: list) -> np.ndarray:
+    """``float[U, K]``: the sets' odd parts at the pairs, ``(a_T(z) - a_T(~z)) / 2``."""
+    z8 = np.ascontiguousarray(zh, dtype=np.uint8)
+    out = np.empty((len(sets), z8.shape[0]), np.int8)
+    for k, s in enumerate(sets):
+        _column(z8, np.asarray(s, np.int64), len(s), out[k])
+    return out.T / 2.0
 
 
 def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int, *,

@@ -66,10 +66,14 @@ def _shared(d: Any, compiled: bool | None = None) -> dict:
     return out
 
 
-def _odd_parts(z: np.ndarray, sets: list, full: bool) -> np.ndarray:
+def _odd_parts(z: np.ndarray, sets: list, full: bool, compiled: bool = False) -> np.ndarray:
     """The sets' odd parts ``f [(1 +) rows, K]`` at the full coalition (if ``full``) and
-    at the pairs ``z``."""
-    f = (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0
+    at the pairs ``z`` (the same values compiled or not)."""
+    if compiled:
+        from ._sparse_numba import odd_parts
+        f = odd_parts(z, sets)
+    else:
+        f = (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0
     return np.vstack([np.full((1, len(sets)), 0.5), f]) if full else f
 
 
@@ -92,9 +96,10 @@ def _sparse_terms(d: Any, v, v0, v1, y, best, shared: dict | None = None):
         sets = [s for s in found if len(s) > 1][:cap]
         if not sets:
             return None
-        fe = _odd_parts(shared["zsel"], sets, shared["full"])
+        fast = "ztf" in shared
+        fe = _odd_parts(shared["zsel"], sets, shared["full"], fast)
         c, gain = _sparse.fit(d.chol[best], d.a[best], d.beta[best], ye, fe)
-        f = _odd_parts(z, sets, True) if every_row else None
+        f = _odd_parts(z, sets, True, fast) if every_row else None
         return (sets, c * scale, f, gain / len(sets))
 
     checks = []
