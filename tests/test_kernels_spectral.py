@@ -374,3 +374,32 @@ def test_kernel_shap_sparse_option_recovers_a_sparse_game():
     assert err_on < 0.4 * err_off, (err_on, err_off)   # float32 values: not exact here
     with pytest.raises(xaicore.InputError, match="sparse"):
         xaicore.KernelShap(fn, b, sparse="yes")
+
+
+def test_sparse_search_compiled_equals_the_reference():
+    """The numba search on the implicit rows ``[z; ~z; 1]`` finds the NumPy reference's
+    sets, in its order (unanimity and MLP games, with and without the early-exit check),
+    and the sparse step's estimate is the reference path's."""
+    from xaicore.kernels import _sparse, _sparse_step
+    from xaicore.kernels._sparse_numba import search_pairs
+
+    m = 30
+    c = K.sample_coalitions(m, 1400, seed=2)
+    d = K.spectral_design(c.masks)
+    z = d.z
+    zall = np.vstack([z, ~z, np.ones((1, m), bool)])
+    ztf = np.ascontiguousarray(z.T, dtype=np.float64)
+    for f in (_unanimity(m, 4, 12)[0], _unanimity(m, 5, 30)[0], _mlp_game(m, 2)):
+        v, (v0, v1) = f(c.masks), _ends(f, m)
+        t = np.concatenate([v[d.pairs[:, 0]], v[d.pairs[:, 1]], v1]) - v0[0]
+        for check in (None, lambda s: len(s) < 6):
+            ref = _sparse.search(zall, t, 200, check=check)
+            assert search_pairs(z, ztf, t, 200, check=check) == ref
+        y = (np.concatenate([[(v1 - v0)[0]], v[d.pairs[:, 0]] - v[d.pairs[:, 1]]])) / 2.0
+        got = [_sparse_step._sparse_terms(d, v, v0[0], v1[0], y, 0,
+                                          _sparse_step._shared(d, compiled=flag))
+               for flag in (True, False)]
+        assert (got[0] is None) == (got[1] is None)
+        if got[0] is not None:
+            assert got[0][0] == got[1][0]
+            np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-9, atol=1e-12)

@@ -231,7 +231,7 @@ def fit(chol: np.ndarray, a: np.ndarray, beta: np.ndarray, y: np.ndarray, f: np.
     """
     from scipy.linalg import solve_triangular
 
-    b = solve_triangular(chol, np.column_stack([y, f]), lower=True)
+    b = solve_triangular(chol, np.column_stack([y, f]), lower=True, check_finite=False)
     w = b - a @ (beta @ b)
     rw, fw = w[:, 0], w[:, 1:]
     dof = max(chol.shape[0] - a.shape[1], 1)

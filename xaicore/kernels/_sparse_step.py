@@ -30,11 +30,11 @@ def sparse_step(d: Any, v, v0, v1, y, best, phi, se, posterior: Callable) -> Non
     """Replace, in place, the estimate of each row and output where unanimity terms pay
     for themselves (:func:`_sparse_terms`) by their Shapley values plus the kriged rest
     (``posterior``: the spectral posterior of :mod:`xaicore.kernels._spectral`)."""
-    found = []
+    found, shared = [], _shared(d)
     for i in range(y.shape[0]):
         for j in range(y.shape[2]):
             got = _sparse_terms(d, v[i, :, j], v0[i, j], v1[i, j], y[i, :, j],
-                                int(best[i, j]))
+                                int(best[i, j]), shared)
             if got is not None:
                 found.append((i, j) + got)
     if not found:
@@ -49,28 +49,57 @@ def sparse_step(d: Any, v, v0, v1, y, best, phi, se, posterior: Callable) -> Non
             se[i, :, j] = se_rest[k, :, 0]
 
 
-def _sparse_terms(d: Any, v, v0, v1, y, best):
+def _shared(d: Any, compiled: bool | None = None) -> dict:
+    """What every row's search shares: the pairs' coalitions (transposed, float, for the
+    compiled search; without it, the NumPy reference's rows ``[z; ~z; 1]``) and those of
+    the evidence rows."""
+    z = d.z
+    m = z.shape[1]
+    if compiled is None:
+        compiled = (m + 1) ** _sparse.MAX_ORDER < 2 ** 62
+    sel = d.rows[d.rows > 0] - 1           # evidence rows: the full coalition, then pairs
+    out = {"zsel": z[sel], "full": d.rows[0] == 0}
+    if compiled:
+        out["ztf"] = np.ascontiguousarray(z.T, dtype=np.float64)
+    else:
+        out["zall"] = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
+    return out
+
+
+def _odd_parts(z: np.ndarray, sets: list, full: bool, compiled: bool = False) -> np.ndarray:
+    """The sets' odd parts ``f [(1 +) rows, K]`` at the full coalition (if ``full``) and
+    at the pairs ``z`` (the same values compiled or not)."""
+    if compiled:
+        from ._sparse_numba import odd_parts
+        f = odd_parts(z, sets)
+    else:
+        f = (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0
+    return np.vstack([np.full((1, len(sets)), 0.5), f]) if full else f
+
+
+def _sparse_terms(d: Any, v, v0, v1, y, best, shared: dict | None = None):
     """Unanimity terms of one row and output worth their evidence, or None: ``(sets, c,
     f)`` with ``f [U + 1, K]`` their odd parts at the observations."""
     z, pairs = d.z, d.pairs
-    m = z.shape[1]
-    zall = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
+    shared = _shared(d) if shared is None else shared
     t = np.concatenate([v[pairs[:, 0]] - v0, v[pairs[:, 1]] - v0, [v1 - v0]])
     scale = float(np.max(np.abs(y)))
     if scale == 0.0:
         return None
     cap = max(d.rows.size // 4, 1)
+    ye = y[d.rows] / scale
 
-    def terms(found: list):
+    def terms(found: list, every_row: bool = False):
         """The interaction terms among ``found`` (or None), their coefficients, their odd
-        parts and their evidence gain per term."""
+        parts (at every observation, or only at the evidence rows) and their evidence gain
+        per term."""
         sets = [s for s in found if len(s) > 1][:cap]
         if not sets:
             return None
-        f = np.vstack([np.full((1, len(sets)), 0.5),
-                       (_sparse.and_columns(z, sets) - _sparse.and_columns(~z, sets)) / 2.0])
-        c, gain = _sparse.fit(d.chol[best], d.a[best], d.beta[best], y[d.rows] / scale,
-                              f[d.rows])
+        fast = "ztf" in shared
+        fe = _odd_parts(shared["zsel"], sets, shared["full"], fast)
+        c, gain = _sparse.fit(d.chol[best], d.a[best], d.beta[best], ye, fe)
+        f = _odd_parts(z, sets, True, fast) if every_row else None
         return (sets, c * scale, f, gain / len(sets))
 
     checks = []
@@ -82,5 +111,10 @@ def _sparse_terms(d: Any, v, v0, v1, y, best):
         got = terms(found)
         return len(checks) < 2 or got is None or got[3] > EARLY * _sparse.PENALTY
 
-    got = terms(_sparse.search(zall, t, max(t.size // 10, 1), check=promising))
+    if "ztf" in shared:
+        from ._sparse_numba import search_pairs
+        found = search_pairs(z, shared["ztf"], t, max(t.size // 10, 1), check=promising)
+    else:
+        found = _sparse.search(shared["zall"], t, max(t.size // 10, 1), check=promising)
+    got = terms(found, every_row=True)
     return got[:3] if got is not None and got[3] > _sparse.PENALTY else None

@@ -273,9 +273,10 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
             (:mod:`xaicore.kernels._sparse`) and keep them where the evidence gain pays
             for them: their exact Shapley values plus the kriged rest (with at least
             ``3 M`` observations and :data:`SPARSE_PAIRS` pairs, short of a full
-            enumeration; elsewhere a no-op). Off by default: it costs 2-60 ms a row and
-            output on the host at 1024-4096 coalitions (pure NumPy), more than the model
-            at most sizes; 2-2.4x lower error on sparse unanimity games at 4096.
+            enumeration; elsewhere a no-op). Off by default: it costs 1-25 ms a row and
+            output on the host at 1024-4096 coalitions (compiled search, numba), more
+            than the model at most sizes; 2-2.4x lower error on sparse unanimity games at
+            4096.
 
     Returns:
         ``phi [n, M, O]`` (``[n, M]`` for 2-d ``v``) with ``sum(phi) == v1 - v0``; with

@@ -95,7 +95,7 @@ class KernelShap(ShapleyMethod):
             terms per row that the prior cannot fit, kept where their evidence pays
             (:func:`xaicore.kernels.solve_spectral`): 2-2.4x lower error on games of
             sparse interactions at 4096 coalitions, bit-identical on the model games
-            measured, but 2-60 ms a row and output of host time at 1024-4096 coalitions,
+            measured, but 1-25 ms a row and output of host time at 1024-4096 coalitions,
             so off by default.
         link: ``"identity"`` or ``"logit"``.
         background_size: Summarise the background by this many k-means centroids.
