@@ -3,11 +3,14 @@
 For three models (MLP 64-256-256-10, MLP 30-64-64-2, CNN 32x32x3 with 16 patches) and
 every method, the method's model rows/s over the raw limit of the same ModelFn measured in
 the same run (coalition methods on 64 rows, gradient methods on 4096 rows of the MLPs and
-64 images): the jitted forward pass at its best batch size for the coalition methods
-(KernelShap, PermutationShap, Lime), the jitted forward+backward (input gradient of the
-summed outputs) for the gradient methods, and for SmoothGrad also the bare noisy
-gradient (the same at ``x + N(0, 0.1^2)`` noise drawn in the call: drawing 30 Gaussian
-numbers costs about as much as the 30-feature MLP's forward+backward). Method and limit
+64 images; saliency on 32 times as many, Lime on 16 times as many, and both also on
+the small call): the jitted forward pass at its best batch size
+for the coalition methods (KernelShap, PermutationShap, Lime), the bare
+``jit(vmap(grad))`` of each row's target output for the gradient methods (and, in the
+last column, the cheaper gradient of the summed outputs that earlier runs used), and for
+SmoothGrad also the bare noisy gradient (the same at ``x + N(0, 0.1^2)`` noise drawn in
+the call by ``jax.random.normal``: drawing 30 Gaussian numbers costs about as much as
+the 30-feature MLP's forward+backward). Method and limit
 are timed in alternating rounds; best and median of ``--repeats`` are reported, with the
 load (``uptime``) before and after and the BLAS thread count. A second table: first-call
 latency (export -> result, compile included) for 10 rows, xaicore KernelShap (without and
@@ -46,23 +49,35 @@ def small_mlp():
 
 def limits(fn, row: np.ndarray, sizes=(256, 1024, 4096, 16384)):
     """Timed callables of the raw forward and forward+backward at each batch size:
-    ``{kind: [(rows, f)]}`` (the limit is the best rows/s over the sizes)."""
+    ``{kind: [(rows, f)]}`` (the limit is the best rows/s over the sizes).
+
+    ``grad``: the bare ``jit(vmap(grad))`` of each row's target output (the target a
+    runtime array, as the methods take it); ``summed grad``: the input gradient of the
+    summed outputs, cheaper than any method's work (XLA drops the last layer's forward
+    and turns its backward into a broadcast), reported for comparison with earlier runs.
+    """
     fwd = jax.jit(fn.apply_flat)
-    grad = jax.jit(jax.grad(lambda p, x: fn.apply_flat(p, x).sum(), argnums=1))
+    one = lambda p, x, t: fn.apply_flat(p, x[None])[0, t]            # noqa: E731
+    grad = jax.jit(jax.vmap(jax.grad(one, argnums=1), in_axes=(None, 0, 0)))
+    summed = jax.jit(jax.grad(lambda p, x: fn.apply_flat(p, x).sum(), argnums=1))
     # SmoothGrad's floor: the same gradient at x + N(0, 0.1^2) noise drawn in one call
-    noisy = jax.jit(jax.grad(lambda p, x, k: fn.apply_flat(
-        p, x + 0.1 * jax.random.normal(k, x.shape, x.dtype)).sum(), argnums=1))
-    key = jax.random.key(0)
-    out = {"forward": [], "grad": [], "noisy grad": []}
+    noisy = jax.jit(jax.vmap(jax.grad(lambda p, x, t, k: one(
+        p, x + 0.1 * jax.random.normal(k, x.shape, x.dtype), t), argnums=1),
+        in_axes=(None, 0, 0, 0)))
+    out = {"forward": [], "grad": [], "summed grad": [], "noisy grad": []}
     for n in sizes:
         x = jnp.asarray(np.repeat(row[None], n, axis=0))
+        t = jnp.zeros(n, jnp.int32)
+        keys = jax.random.split(jax.random.key(0), n)
         calls = max(1, 16384 // n)
         out["forward"].append((n * calls, lambda x=x, c=calls: [fwd(fn.params, x)
                                                                for _ in range(c)]))
-        out["grad"].append((n * calls, lambda x=x, c=calls: [grad(fn.params, x)
-                                                            for _ in range(c)]))
-        out["noisy grad"].append((n * calls, lambda x=x, c=calls: [
-            noisy(fn.params, x, key) for _ in range(c)]))
+        out["grad"].append((n * calls, lambda x=x, t=t, c=calls: [
+            grad(fn.params, x, t) for _ in range(c)]))
+        out["summed grad"].append((n * calls, lambda x=x, c=calls: [
+            summed(fn.params, x) for _ in range(c)]))
+        out["noisy grad"].append((n * calls, lambda x=x, t=t, k=keys, c=calls: [
+            noisy(fn.params, x, t, k) for _ in range(c)]))
     return out
 
 
@@ -74,7 +89,11 @@ def timed(f) -> float:
 
 def methods(fn, X, Xg, background, groups):
     """name -> (kind of limit, explain callable, model rows of one call); the gradient
-    methods explain ``Xg`` (more rows: one gradient call per row is cheap)."""
+    methods explain ``Xg`` (more rows: one gradient call per row is cheap). Saliency
+    explains 32 copies of it and Lime (one baseline row) 16 copies of ``X``: as many
+    model rows as SmoothGrad's 32 samples and KernelShap's 16 background rows (4096
+    saliency rows of the 30-feature MLP are 2 ms of work, a measure of per-call overhead,
+    not throughput); the rows "(small call)" explain X or Xg as it is."""
     kw = dict(progress=False)
     g = {} if groups is None else {"groups": groups}
     bg16 = background[:16]
@@ -85,18 +104,23 @@ def methods(fn, X, Xg, background, groups):
                                                                seed=0, **g, **kw)),
         "Lime": ("forward", xaicore.Lime(fn, background[:1], n_samples=512, seed=0, **g,
                                          **kw)),
+        "Lime (small call)": ("forward", xaicore.Lime(fn, background[:1], n_samples=512,
+                                                   seed=0, **g, **kw)),
         "IntegratedGradients": ("grad", xaicore.IntegratedGradients(fn, n_steps=64, **kw)),
         "SmoothGrad": ("grad", xaicore.SmoothGrad(fn, n_samples=32, seed=0, **kw)),
         "Saliency": ("grad", xaicore.Saliency(fn, **kw)),
+        "Saliency (small call)": ("grad", xaicore.Saliency(fn, **kw)),
     }
     out = {}
     for name, (kind, e) in m.items():
-        x = Xg if kind == "grad" else X
+        x = (np.tile(Xg, (32,) + (1,) * (Xg.ndim - 1)) if name == "Saliency" else
+             np.tile(X, (16,) + (1,) * (X.ndim - 1)) if name == "Lime" else
+             Xg if kind == "grad" else X)
         t = np.zeros(len(x), int)
         att = e.explain(x, target=t)                                # compile
         rows = att.stats.get("model_rows") or att.stats.get("forward_rows")
         if kind == "grad":
-            rows = {"IntegratedGradients": 64, "SmoothGrad": 32, "Saliency": 1}[name] * len(x)
+            rows = {"IntegratedGradients": 64, "SmoothGrad": 32}.get(name, 1) * len(x)
         out[name] = (kind, lambda e=e, t=t, x=x: e.explain(x, target=t), int(rows))
     # SmoothGrad also against the bare noisy gradient (the noise has its own cost)
     out["SmoothGrad (vs noisy grad)"] = ("noisy grad", *out["SmoothGrad"][1:])
@@ -173,16 +197,19 @@ def main() -> None:
                 got[name].append(r / timed(f))
         for name, (kind, _, r) in ms.items():
             best_lim, med_lim = max(rates[kind]), statistics.median(rates[kind])
+            vs_sum = (f"{max(got[name]) / max(rates['summed grad']):.2f}"
+                      if kind == "grad" else "-")
             rows.append([case, name, kind, f"{max(got[name]):.3g}", f"{best_lim:.3g}",
                          f"{max(got[name]) / best_lim:.2f}",
-                         f"{statistics.median(got[name]) / med_lim:.2f}"])
+                         f"{statistics.median(got[name]) / med_lim:.2f}", vs_sum])
     load1 = os.getloadavg()
     print(environment())
     print(f"BLAS threads: {blas}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; load before "
           f"{load0[0]:.2f}, after {load1[0]:.2f}; repeats {args.repeats}")
     print(table(rows, ["model", "method", "limit", "rows/s (best)", "limit rows/s (best)",
-                       "fraction (best)", "fraction (median)"]))
+                       "fraction (best)", "fraction (median)",
+                       "of the summed-output grad (best)"]))
     print()
     print(table(first_call_latency(), ["first call, fresh process", "rows", "export -> "
                                        "result"]))
