@@ -27,18 +27,14 @@ def popcount(x):
     return np.int64(_ctpop(np.uint64(x)))
 
 
-@njit(cache=True)
-def pack(zh):
-    """``uint64[M, W]``: each player's column of ``zh`` (``[U, M]``, 0/1) packed."""
-    u_n, m = zh.shape
-    nw = (u_n + 63) // 64
-    out = np.zeros((m, nw), np.uint64)
-    for u in range(u_n):
-        w, b = u // 64, np.uint64(1) << np.uint64(u % 64)
-        for j in range(m):
-            if zh[u, j]:
-                out[j, w] |= b
-    return out
+def pack(zh: np.ndarray) -> np.ndarray:
+    """``uint64[M, W]``: each player's column of ``zh`` (``[U, M]``, 0/1) packed, bit ``u``
+    of word ``u // 64`` at place ``u % 64``."""
+    b = np.packbits(np.asarray(zh, bool).T, axis=1, bitorder="little")
+    nw = (zh.shape[0] + 63) // 64
+    out = np.zeros((b.shape[0], 8 * nw), np.uint8)
+    out[:, :b.shape[1]] = b
+    return out.view("<u8").astype(np.uint64)
 
 
 @njit(cache=True)

@@ -348,7 +348,8 @@ def odd_parts(zh: np.ndarray, sets: list) -> np.ndarray:
 
 
 def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int, *,
-                 width: int = 4, max_rounds: int = 100, check=None, every: int = 6) -> list:
+                 width: int = 4, max_rounds: int = 100, check=None, every: int = 6,
+                 zb: np.ndarray | None = None) -> list:
     """:func:`xaicore.kernels._sparse.search` on the rows ``[zh; ~zh; 1]``.
 
     Args:
@@ -356,6 +357,8 @@ def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int,
         ztf: ``float64[M, U]`` the same, transposed (shared by every row of a design).
         t: ``float[2 U + 1]`` the values of the rows less the empty coalition's.
         max_terms, width, max_rounds, check, every: as for ``search``.
+        zb: ``uint64[M, W]`` the same, bit-packed (:func:`._sparse_bits.pack`; shared
+            by every row of a design; packed here if None).
 
     Returns:
         The sets (tuples of players), singletons included, as ``search`` returns them.
@@ -371,7 +374,7 @@ def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int,
     slen, keys = np.zeros(cap_h, np.int64), np.zeros(cap_h, np.int64)
     st = np.zeros((cap_h, u_n), np.int8)
     z8 = np.ascontiguousarray(zh, dtype=np.uint8)
-    zb = pack(z8)                            # bit-packed pairs: the integer products
+    zb = pack(zh) if zb is None else zb      # bit-packed pairs: the integer products
     pos = np.zeros((cap_h, zb.shape[1]), np.uint64)
     neg = np.zeros_like(pos)
     cnt, num = np.zeros((m, cap_h)), np.zeros((m, cap_h))

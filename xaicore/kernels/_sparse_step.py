@@ -50,9 +50,9 @@ def sparse_step(d: Any, v, v0, v1, y, best, phi, se, posterior: Callable) -> Non
 
 
 def _shared(d: Any, compiled: bool | None = None) -> dict:
-    """What every row's search shares: the pairs' coalitions (transposed, float, for the
-    compiled search; without it, the NumPy reference's rows ``[z; ~z; 1]``) and those of
-    the evidence rows."""
+    """What every row's search shares: the pairs' coalitions (transposed, float, and
+    bit-packed, for the compiled search; without it, the NumPy reference's rows
+    ``[z; ~z; 1]``) and those of the evidence rows."""
     z = d.z
     m = z.shape[1]
     if compiled is None:
@@ -60,7 +60,8 @@ def _shared(d: Any, compiled: bool | None = None) -> dict:
     sel = d.rows[d.rows > 0] - 1           # evidence rows: the full coalition, then pairs
     out = {"zsel": z[sel], "full": d.rows[0] == 0}
     if compiled:
-        out["ztf"] = np.ascontiguousarray(z.T, dtype=np.float64)
+        from ._sparse_bits import pack
+        out["ztf"], out["zb"] = np.ascontiguousarray(z.T, dtype=np.float64), pack(z)
     else:
         out["zall"] = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
     return out
@@ -113,7 +114,8 @@ def _sparse_terms(d: Any, v, v0, v1, y, best, shared: dict | None = None):
 
     if "ztf" in shared:
         from ._sparse_numba import search_pairs
-        found = search_pairs(z, shared["ztf"], t, max(t.size // 10, 1), check=promising)
+        found = search_pairs(z, shared["ztf"], t, max(t.size // 10, 1), check=promising,
+                             zb=shared["zb"])
     else:
         found = _sparse.search(shared["zall"], t, max(t.size // 10, 1), check=promising)
     got = terms(found, every_row=True)
