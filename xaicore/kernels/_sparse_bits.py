@@ -79,3 +79,11 @@ def overlap(pa, na, pb, nb):
     for w in range(pa.shape[0]):
         g += popcount(pa[w] & pb[w]) + popcount(na[w] & nb[w])
     return g
+
+
+@njit(cache=True)
+def column(pos, neg, u_n, out):
+    """``out[u]``: the set's unanimity column from its masks, +1 / -1 / 0 per pair."""
+    for u in range(u_n):
+        w, b = u // 64, np.uint64(u % 64)
+        out[u] = np.int8((pos[w] >> b) & np.uint64(1)) - np.int8((neg[w] >> b) & np.uint64(1))

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._sparse import MAX_ORDER
-from ._sparse_bits import counts, overlap, pack, set_masks
+from ._sparse_bits import column, counts, overlap, pack, set_masks
 
 _REFRESH = 5
 
@@ -286,8 +286,8 @@ def _rounds(zh, zb, ztf, t, max_terms, width, max_rounds, every, pen, rnd0, resu
                 sets[at, :] = -1
                 sets[at, :cand_n[ci]] = cand_p[ci, :cand_n[ci]]
                 slen[at], keys[at] = cand_n[ci], kk
-                _column(zh, sets[at], slen[at], st[at])
                 n_neg = set_masks(zb, sets[at], slen[at], u_n, pos[at], neg[at])
+                column(pos[at], neg[at], u_n, st[at])
                 counts(zb, pos[at], neg[at], n_neg, cnt[:, at])
                 fresh[at] = False
                 h += 1
