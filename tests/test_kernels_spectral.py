@@ -403,3 +403,31 @@ def test_sparse_search_compiled_equals_the_reference():
         if got[0] is not None:
             assert got[0][0] == got[1][0]
             np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-9, atol=1e-12)
+
+
+def test_sparse_bits_are_the_dense_products():
+    """The bit-packed pairs' popcounts are the integer products they replace: a set's
+    column, its children's counts ``z' col + n_neg + 1`` and two sets' Gram entry (pair
+    counts that are not a multiple of 64 included)."""
+    from xaicore.kernels import _sparse_bits as sb
+    from xaicore.kernels._sparse_numba import _column
+
+    rng = np.random.default_rng(3)
+    for u_n, m in ((699, 30), (128, 9), (65, 7), (1, 3)):
+        zh = (rng.random((u_n, m)) < rng.random((u_n, 1))).astype(np.uint8)
+        zb, cols = sb.pack(zh), []
+        for s in ([0], [1, 2], [0, 2, 4], [2, 3, 4, 5, 6][:m - 2]):
+            s = np.array(s, np.int64)
+            st, got = np.zeros(u_n, np.int8), np.zeros(u_n, np.int8)
+            neg = _column(zh, s, s.size, st)
+            pos_m, neg_m = np.zeros((2, zb.shape[1]), np.uint64)
+            assert sb.set_masks(zb, s, s.size, u_n, pos_m, neg_m) == neg
+            sb.column(pos_m, neg_m, u_n, got)
+            np.testing.assert_array_equal(got, st)
+            cnt = np.zeros(m)
+            sb.counts(zb, pos_m, neg_m, neg, cnt)
+            np.testing.assert_array_equal(cnt, zh.T.astype(float) @ st + (neg + 1.0))
+            cols.append((st.astype(int), pos_m, neg_m))
+        for a in cols:
+            for b in cols:
+                assert sb.overlap(a[1], a[2], b[1], b[2]) == 1 + int((a[0] * b[0] > 0).sum())

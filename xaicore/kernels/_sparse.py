@@ -229,12 +229,23 @@ def fit(chol: np.ndarray, a: np.ndarray, beta: np.ndarray, y: np.ndarray, f: np.
         exactly) and ``log p(y | prior + terms) - log p(y | prior)``, both at their ML
         scales (the linear part flat in both).
     """
+    w = whiten(chol, a, beta, np.column_stack([y, f]))
+    return fit_whitened(w[:, 0], w[:, 1:], max(chol.shape[0] - a.shape[1], 1), tau2)
+
+
+def whiten(chol: np.ndarray, a: np.ndarray, beta: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``float[E, K]``: columns ``f`` whitened by ``chol`` less their part in the linear
+    design's span (what :func:`fit` regresses; column by column, so each can be kept)."""
     from scipy.linalg import solve_triangular
 
-    b = solve_triangular(chol, np.column_stack([y, f]), lower=True, check_finite=False)
-    w = b - a @ (beta @ b)
-    rw, fw = w[:, 0], w[:, 1:]
-    dof = max(chol.shape[0] - a.shape[1], 1)
+    b = solve_triangular(chol, f, lower=True, check_finite=False)
+    return b - a @ (beta @ b)
+
+
+def fit_whitened(rw: np.ndarray, fw: np.ndarray, dof: int,
+                 tau2: float = TAU2) -> tuple[np.ndarray, float]:
+    """:func:`fit` from the whitened values ``rw [E]`` and regressors ``fw [E, K]``
+    (:func:`whiten`), ``dof`` the rows less the linear design's columns."""
     k = fw.shape[1]
     gram, rhs = fw.T @ fw, fw.T @ rw
     lc = np.linalg.cholesky(np.eye(k) / tau2 + gram)

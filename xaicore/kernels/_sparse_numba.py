@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._sparse import MAX_ORDER
+from ._sparse_bits import column, counts, overlap, pack, set_masks
 
 _REFRESH = 5
 
@@ -136,8 +137,9 @@ def _residual(t, st, act, k, c, u_n):
 
 
 @njit(cache=True)
-def _rounds(zh, ztf, t, max_terms, width, max_rounds, every, pen, rnd0, resume,
-            sets, slen, keys, st, cnt, num, fresh, act, gram, rhs, tabu, r, ints, flts):
+def _rounds(zh, zb, ztf, t, max_terms, width, max_rounds, every, pen, rnd0, resume,
+            sets, slen, keys, st, pos, neg, cnt, num, fresh, act, gram, rhs, tabu, r, ints,
+            flts):
     """Rounds ``rnd0..`` of the search (see :func:`search_pairs`); returns the round to
     check next (the caller checks, then resumes there) or 0 when the search ended."""
     u_n, m = zh.shape
@@ -284,24 +286,19 @@ def _rounds(zh, ztf, t, max_terms, width, max_rounds, every, pen, rnd0, resume,
                 sets[at, :] = -1
                 sets[at, :cand_n[ci]] = cand_p[ci, :cand_n[ci]]
                 slen[at], keys[at] = cand_n[ci], kk
-                neg = _column(zh, sets[at], slen[at], st[at])
-                ones = np.empty(u_n)
-                for u in range(u_n):
-                    ones[u] = float(st[at, u])
-                cnt[:, at] = ztf @ ones + (neg + 1.0)
+                n_neg = set_masks(zb, sets[at], slen[at], u_n, pos[at], neg[at])
+                column(pos[at], neg[at], u_n, st[at])
+                counts(zb, pos[at], neg[at], n_neg, cnt[:, at])
                 fresh[at] = False
                 h += 1
             for q in range(k):               # its Gram row and right-hand side
-                a, b, g = st[act[q]], st[at], 1
-                for u in range(u_n):
-                    g += a[u] * b[u] > 0
+                g = overlap(pos[act[q]], neg[act[q]], pos[at], neg[at])
                 gram[q, k], gram[k, q] = g, g
-            g, tt = 1, 0.0
+            tt = 0.0
             for u in range(u_n):
                 s = st[at, u]
-                g += s != 0
                 tt += t[u] * (s > 0) + t[u_n + u] * (s < 0)
-            gram[k, k], rhs[k] = g, tt + t[2 * u_n]
+            gram[k, k], rhs[k] = overlap(pos[at], neg[at], pos[at], neg[at]), tt + t[2 * u_n]
             act[k] = at
             k += 1
         c, dinv = _solve(gram, rhs, k)
@@ -351,7 +348,8 @@ def odd_parts(zh: np.ndarray, sets: list) -> np.ndarray:
 
 
 def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int, *,
-                 width: int = 4, max_rounds: int = 100, check=None, every: int = 6) -> list:
+                 width: int = 4, max_rounds: int = 100, check=None, every: int = 6,
+                 zb: np.ndarray | None = None) -> list:
     """:func:`xaicore.kernels._sparse.search` on the rows ``[zh; ~zh; 1]``.
 
     Args:
@@ -359,6 +357,8 @@ def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int,
         ztf: ``float64[M, U]`` the same, transposed (shared by every row of a design).
         t: ``float[2 U + 1]`` the values of the rows less the empty coalition's.
         max_terms, width, max_rounds, check, every: as for ``search``.
+        zb: ``uint64[M, W]`` the same, bit-packed (:func:`._sparse_bits.pack`; shared
+            by every row of a design; packed here if None).
 
     Returns:
         The sets (tuples of players), singletons included, as ``search`` returns them.
@@ -373,19 +373,22 @@ def search_pairs(zh: np.ndarray, ztf: np.ndarray, t: np.ndarray, max_terms: int,
     sets = np.full((cap_h, MAX_ORDER), -1, np.int64)
     slen, keys = np.zeros(cap_h, np.int64), np.zeros(cap_h, np.int64)
     st = np.zeros((cap_h, u_n), np.int8)
+    z8 = np.ascontiguousarray(zh, dtype=np.uint8)
+    zb = pack(zh) if zb is None else zb      # bit-packed pairs: the integer products
+    pos = np.zeros((cap_h, zb.shape[1]), np.uint64)
+    neg = np.zeros_like(pos)
     cnt, num = np.zeros((m, cap_h)), np.zeros((m, cap_h))
     fresh = np.zeros(cap_h, np.bool_)
     act, tabu = np.zeros(cap_k, np.int64), np.zeros(cap_k, np.int64)
     gram, rhs = np.zeros((cap_k, cap_k)), np.zeros(cap_k)
     r = t.copy()
     ints, flts = np.zeros(4, np.int64), np.array([float(t @ t)])
-    z8 = np.ascontiguousarray(zh, dtype=np.uint8)
     rnd, resume = 1, False
     while True:
-        rnd = _rounds(z8, ztf, t, int(max_terms), int(width), int(max_rounds),
+        rnd = _rounds(z8, zb, ztf, t, int(max_terms), int(width), int(max_rounds),
                       int(every) if check is not None else 0, 2.0 * np.log(float(m) * m),
-                      rnd, resume, sets, slen, keys, st, cnt, num, fresh, act, gram, rhs,
-                      tabu, r, ints, flts)
+                      rnd, resume, sets, slen, keys, st, pos, neg, cnt, num, fresh, act, gram,
+                      rhs, tabu, r, ints, flts)
         found = [tuple(int(x) for x in sets[a, :slen[a]]) for a in act[:ints[1]]]
         if rnd == 0:
             return found

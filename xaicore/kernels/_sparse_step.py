@@ -50,9 +50,9 @@ def sparse_step(d: Any, v, v0, v1, y, best, phi, se, posterior: Callable) -> Non
 
 
 def _shared(d: Any, compiled: bool | None = None) -> dict:
-    """What every row's search shares: the pairs' coalitions (transposed, float, for the
-    compiled search; without it, the NumPy reference's rows ``[z; ~z; 1]``) and those of
-    the evidence rows."""
+    """What every row's search shares: the pairs' coalitions (transposed, float, and
+    bit-packed, for the compiled search; without it, the NumPy reference's rows
+    ``[z; ~z; 1]``) and those of the evidence rows."""
     z = d.z
     m = z.shape[1]
     if compiled is None:
@@ -60,7 +60,8 @@ def _shared(d: Any, compiled: bool | None = None) -> dict:
     sel = d.rows[d.rows > 0] - 1           # evidence rows: the full coalition, then pairs
     out = {"zsel": z[sel], "full": d.rows[0] == 0}
     if compiled:
-        out["ztf"] = np.ascontiguousarray(z.T, dtype=np.float64)
+        from ._sparse_bits import pack
+        out["ztf"], out["zb"] = np.ascontiguousarray(z.T, dtype=np.float64), pack(z)
     else:
         out["zall"] = np.vstack([z, ~z, np.ones((1, m), dtype=bool)])
     return out
@@ -102,18 +103,31 @@ def _sparse_terms(d: Any, v, v0, v1, y, best, shared: dict | None = None):
         f = _odd_parts(z, sets, True, fast) if every_row else None
         return (sets, c * scale, f, gain / len(sets))
 
-    checks = []
+    checks, kept = [], {}                # kept: each set's whitened odd part, once a row
 
     def promising(found: list) -> bool:
         """Early exit: from the second check on, the terms must earn ``EARLY`` of the
-        penalty (the first ones found in a sparse game often earn nothing yet)."""
+        penalty (the first ones found in a sparse game often earn nothing yet). The gain is
+        ``terms``' from the sets' whitened odd parts, each whitened at its first check."""
         checks.append(None)
-        got = terms(found)
-        return len(checks) < 2 or got is None or got[3] > EARLY * _sparse.PENALTY
+        sets = [s for s in found if len(s) > 1][:cap]
+        if len(checks) < 2 or not sets:
+            return True
+        chol, a, beta = d.chol[best], d.a[best], d.beta[best]
+        new = [s for s in sets if s not in kept]
+        if new:
+            fe = _odd_parts(shared["zsel"], new, shared["full"], "ztf" in shared)
+            kept.update(zip(new, _sparse.whiten(chol, a, beta, fe).T))
+        if None not in kept:
+            kept[None] = _sparse.whiten(chol, a, beta, ye[:, None])[:, 0]
+        dof = max(chol.shape[0] - a.shape[1], 1)
+        fw = np.column_stack([kept[s] for s in sets])
+        return _sparse.fit_whitened(kept[None], fw, dof)[1] / len(sets) > EARLY * _sparse.PENALTY
 
     if "ztf" in shared:
         from ._sparse_numba import search_pairs
-        found = search_pairs(z, shared["ztf"], t, max(t.size // 10, 1), check=promising)
+        found = search_pairs(z, shared["ztf"], t, max(t.size // 10, 1), check=promising,
+                             zb=shared["zb"])
     else:
         found = _sparse.search(shared["zall"], t, max(t.size // 10, 1), check=promising)
     got = terms(found, every_row=True)
