@@ -15,6 +15,26 @@ _INV53 = 1.0 / 9007199254740992.0
 
 
 @njit(cache=True)
+def cholesky_into(a, k, add, floor, low):
+    """The lower Cholesky factor of ``a[:k, :k] + add * I`` into ``low`` (zeros above
+    the diagonal); ``False`` as soon as a pivot is not above ``floor``."""
+    for j in range(k):
+        d = a[j, j] + add
+        for q in range(j):
+            d -= low[j, q] * low[j, q]
+        if not d > floor:
+            return False
+        d = np.sqrt(d)
+        low[j, j] = d
+        for i in range(j + 1, k):
+            v = a[i, j]
+            for q in range(j):
+                v -= low[i, q] * low[j, q]
+            low[i, j] = v / d
+    return True
+
+
+@njit(cache=True)
 def _mix(z):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
@@ -212,19 +232,8 @@ def _wls_operator(masks, w, ridge):
                        + ridge * ((1.0 if a == b else 0.0) - 1.0 / m) + alpha / m)
     hmax = np.max(np.diag(H))
     L = np.zeros((m, m))
-    for j in range(m):
-        d = H[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if not d > 1e-11 * hmax:
-            return np.zeros((m, S)), np.zeros(m), False
-        d = np.sqrt(d)
-        L[j, j] = d
-        for i in range(j + 1, m):
-            v = H[i, j]
-            for k in range(j):
-                v -= L[i, k] * L[j, k]
-            L[i, j] = v / d
+    if not cholesky_into(H, m, 0.0, 1e-11 * hmax, L):
+        return np.zeros((m, S)), np.zeros(m), False
     Linv = np.linalg.inv(L)
     T = Linv.T @ Linv - 1.0 / (alpha * m)
     P = np.empty((m, S))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._numba import cholesky_into
 from ._sparse import MAX_ORDER
 from ._sparse_bits import column, counts, overlap, pack, set_masks
 
@@ -80,22 +81,7 @@ def _solve(gram, rhs, k):
         tr += g[i, i]
     jit = 1e-10 * max(tr / k, 1e-300)
     low = np.zeros((k, k))
-    ok = True
-    for j in range(k):
-        d = g[j, j] + jit
-        for q in range(j):
-            d -= low[j, q] * low[j, q]
-        if not d > 0.0:
-            ok = False
-            break
-        d = np.sqrt(d)
-        low[j, j] = d
-        for i in range(j + 1, k):
-            s = g[i, j]
-            for q in range(j):
-                s -= low[i, q] * low[j, q]
-            low[i, j] = s / d
-    if ok:
+    if cholesky_into(g, k, jit, 0.0, low):
         li = np.zeros((k, k))
         for j in range(k):
             li[j, j] = 1.0 / low[j, j]
