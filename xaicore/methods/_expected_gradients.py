@@ -26,9 +26,8 @@ from ._base import Method
 from ._gradient_base import GradientBatch, attribution, by_input, row_sums, tmap
 
 
-def background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
-                       ) -> tuple:
-    """A random background row, a random point on the path, optional input noise."""
+def _background_point(x: Any, shared: Any, draw: Draw, noise: bool) -> tuple:
+    """A random background row, a random point on the path, input noise if ``noise``."""
     background, stdevs, n_samples = shared
     k_bg, k_a, k_noise = jax.random.split(draw.key, 3)
     leaves, tree = jax.tree_util.tree_flatten(x)
@@ -38,12 +37,25 @@ def background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
     a = jax.random.uniform(k_a, (), dtype)
     noisy = [xi + stdevs.astype(dtype) * jax.random.normal(jax.random.fold_in(k_noise, i),
                                                            xi.shape, dtype)
-             for i, xi in enumerate(leaves)]
+             for i, xi in enumerate(leaves)] if noise else leaves
     base = [b[j] for b in bg]
     points = [b + a * (xi - b) for xi, b in zip(noisy, base)]
     mult = [xi - b for xi, b in zip(noisy, base)]
     unflat = jax.tree_util.tree_unflatten
     return unflat(tree, points), unflat(tree, mult), (1.0 / n_samples).astype(dtype)
+
+
+def background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
+                       ) -> tuple:
+    """A random background row, a random point on the path, input noise."""
+    return _background_point(x, shared, draw, True)
+
+
+def plain_background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
+                             ) -> tuple:
+    """As :func:`background_sampler` with ``stdevs = 0``: the same rows and points,
+    without drawing the noise it would multiply by 0 (a Gaussian vector per sample)."""
+    return _background_point(x, shared, draw, False)
 
 
 def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: Any, *,
@@ -57,7 +69,8 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
     """
     dtype = jax.tree_util.tree_leaves(x)[0].dtype
     shared = (background, np.asarray(stdevs, dtype), np.asarray(n_samples, dtype))
-    mean, sd, p = engine.run(background_sampler, x, None, shared, target, n_samples,
+    sampler = background_sampler if stdevs else plain_background_sampler
+    mean, sd, p = engine.run(sampler, x, None, shared, target, n_samples,
                              max_batch, key=jax.random.key(seed), need_sq=True,
                              progress=progress)
     k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
