@@ -89,6 +89,10 @@ def test_expected_gradients_linear_within_stderr(linear):
     np.testing.assert_allclose(att.values, again.values, atol=1e-6)
     noisy = ExpectedGradients(fn, B, n_samples=64, stdevs=0.1).explain(X)
     assert noisy.values.shape == (6, 4, 2) and noisy.stderr.shape == (6, 4, 2)
+    # input noise of mean 0: the same closed form, within the (larger) standard errors
+    noisy = ExpectedGradients(fn, B, n_samples=256, seed=1, stdevs=0.5).explain(X, target=1)
+    assert np.all(np.abs(noisy.values - truth) < 4 * noisy.stderr + 1e-6)
+    assert noisy.stderr.mean() > 1.05 * att.stderr.mean()   # the noise adds its own spread
 
 
 def test_rows_per_call_bounded(smooth):

@@ -29,15 +29,14 @@ from ._gradient_base import GradientBatch, attribution, by_input, row_sums, tmap
 def _background_point(x: Any, shared: Any, draw: Draw, noise: bool) -> tuple:
     """A random background row, a random point on the path, input noise if ``noise``."""
     background, stdevs, n_samples = shared
-    k_bg, k_a, k_noise = jax.random.split(draw.key, 3)
+    k_bg, k_a, _ = jax.random.split(draw.key, 3)   # (the third key drew the noise once)
     leaves, tree = jax.tree_util.tree_flatten(x)
     bg = jax.tree_util.tree_leaves(background)
     j = jax.random.randint(k_bg, (), 0, bg[0].shape[0])
     dtype = leaves[0].dtype
     a = jax.random.uniform(k_a, (), dtype)
-    noisy = [xi + stdevs.astype(dtype) * jax.random.normal(jax.random.fold_in(k_noise, i),
-                                                           xi.shape, dtype)
-             for i, xi in enumerate(leaves)] if noise else leaves
+    noisy = [xi + stdevs.astype(dtype) * z for xi, z in zip(
+        leaves, draw.normals([xi.shape for xi in leaves], dtype))] if noise else leaves
     base = [b[j] for b in bg]
     points = [b + a * (xi - b) for xi, b in zip(noisy, base)]
     mult = [xi - b for xi, b in zip(noisy, base)]
@@ -47,7 +46,8 @@ def _background_point(x: Any, shared: Any, draw: Draw, noise: bool) -> tuple:
 
 def background_sampler(x: Any, aux: Any, shared: Any, draw: Draw, s: jax.Array
                        ) -> tuple:
-    """A random background row, a random point on the path, input noise."""
+    """A random background row, a random point on the path, input noise (the
+    counter-based normals of :mod:`xaicore.engine._noise`)."""
     return _background_point(x, shared, draw, True)
 
 
@@ -70,9 +70,10 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
     dtype = jax.tree_util.tree_leaves(x)[0].dtype
     shared = (background, np.asarray(stdevs, dtype), np.asarray(n_samples, dtype))
     sampler = background_sampler if stdevs else plain_background_sampler
+    draws = sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree_util.tree_leaves(x))
     mean, sd, p = engine.run(sampler, x, None, shared, target, n_samples,
                              max_batch, key=jax.random.key(seed), need_sq=True,
-                             progress=progress)
+                             progress=progress, draws=draws if stdevs else 0)
     k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
     se = tmap(lambda m, d: d / np.sqrt(k).astype(d.dtype) if k else np.full_like(m, np.nan),
               mean, sd)
