@@ -8,6 +8,7 @@ compilations over 1 s by default, which none of xaicore's are; this caches them 
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -54,10 +55,14 @@ def compile_cache(path: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    try:   # the folder's size is bounded: least recently used entries go first
-        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
-    except (AttributeError, KeyError, ValueError):   # a JAX without the option
-        pass
+    # The folder's size is bounded (least recently used entries go first) where JAX can
+    # lock it: without the `filelock` package, JAX warns on every cache read and write
+    # once a bound is set, so the cache is left unbounded there.
+    if importlib.util.find_spec("filelock") is not None:
+        try:
+            jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+        except (AttributeError, KeyError, ValueError):   # a JAX without the option
+            pass
     return folder
 
 
