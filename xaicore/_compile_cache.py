@@ -8,12 +8,8 @@ compilations over 1 s by default, which none of xaicore's are; this caches them 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
-
-#: Most bytes the cache folder holds (JAX evicts the least recently used entries).
-MAX_BYTES = 1 << 30
 
 #: Environment variable: a folder for the cache, or ``0`` / ``off`` to keep it off in the
 #: ``xaicore`` command (which turns it on by default).
@@ -55,14 +51,10 @@ def compile_cache(path: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    # The folder's size is bounded (least recently used entries go first) where JAX can
-    # lock it: without the `filelock` package, JAX warns on every cache read and write
-    # once a bound is set, so the cache is left unbounded there.
-    if importlib.util.find_spec("filelock") is not None:
-        try:
-            jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
-        except (AttributeError, KeyError, ValueError):   # a JAX without the option
-            pass
+    # No size bound: JAX's bounded (LRU) mode needs the `filelock` package, and once on it
+    # fails every write into a folder holding one entry written unbounded (a missing
+    # "-atime" file: seen on a fresh install after an earlier run). Entries are small
+    # (kilobytes to a few megabytes); delete the folder to clear it.
     return folder
 
 
