@@ -295,7 +295,7 @@ class GradientEngine:
     def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
             n_samples: int, max_batch: int, *, key: jax.Array | None = None,
             need_sq: bool = False, progress: bool | None = None, mirror: bool = False,
-            pair_spread: bool = False, draws: int = 0) -> tuple[Any, Any, GradPlan]:
+            pair_spread: bool = False, normals: bool = False) -> tuple[Any, Any, GradPlan]:
         """Weighted sums over the samples of every row.
 
         Args:
@@ -316,9 +316,9 @@ class GradientEngine:
                 pair ``p = s // 2``, and odd samples are reflected through the row.
             pair_spread: The spread of the pairs' means instead of the samples' (with
                 ``mirror``).
-            draws: Gaussian numbers per sample the sampler takes from
-                :meth:`~xaicore.engine._noise.Draw.normals` (drawn for a whole block at
-                once: faster, the same numbers); 0 for none.
+            normals: The sampler takes one Gaussian number per input element of each
+                sample from :meth:`~xaicore.engine._noise.Draw.normals`: they are drawn
+                for a whole block at once (faster, the same numbers).
 
         Returns:
             ``(sum, spread or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
@@ -338,8 +338,10 @@ class GradientEngine:
             # their step ran 1.3x slower than alone, MLP 64-256-256-10; a chunk is then
             # max_batch model rows, so the host round trips are few)
             p = dataclasses.replace(p, chunks=1)
+        draws = sum(int(np.prod(a.shape[1:])) for a in leaves) if normals and key is not None \
+            else 0
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
-               mirror, mirror and pair_spread, draws if key is not None else 0)
+               mirror, mirror and pair_spread, draws)
         steps = shared_steps(self._known, "gradient")   # one per model and configuration
         if cfg not in steps:
             steps[cfg] = make_step(self._known, *cfg)

@@ -19,8 +19,8 @@ import numpy as np
 from .._errors import InputError
 from .._validate import check_float, check_int, check_seed
 from ..engine._gradients import GradientEngine, GradPlan
-from ..engine._noise import Draw
 from ..engine._inputs import with_known_specs
+from ..engine._noise import Draw
 from ..results._attribution import Attribution
 from ._base import Method
 from ._gradient_base import GradientBatch, attribution, by_input, row_sums, tmap
@@ -70,10 +70,9 @@ def expected_gradients(engine: GradientEngine, x: Any, background: Any, target: 
     dtype = jax.tree_util.tree_leaves(x)[0].dtype
     shared = (background, np.asarray(stdevs, dtype), np.asarray(n_samples, dtype))
     sampler = background_sampler if stdevs else plain_background_sampler
-    draws = sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree_util.tree_leaves(x))
     mean, sd, p = engine.run(sampler, x, None, shared, target, n_samples,
                              max_batch, key=jax.random.key(seed), need_sq=True,
-                             progress=progress, draws=draws if stdevs else 0)
+                             progress=progress, normals=bool(stdevs))
     k = n_samples - 1   # one sample shows no spread: its standard error is unknown (NaN)
     se = tmap(lambda m, d: d / np.sqrt(k).astype(d.dtype) if k else np.full_like(m, np.nan),
               mean, sd)

@@ -101,11 +101,6 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
     return tmap(one, x, reference)
 
 
-def _row_size(x: Any) -> int:
-    """Elements of one row, over all inputs (the noise numbers of one sample)."""
-    return sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree_util.tree_leaves(x))
-
-
 def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
                     n_samples: int, seed: int, max_batch: int,
                     progress: bool | None = None, reference: Any = None,
@@ -121,7 +116,7 @@ def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level:
     mean, sd, p = engine.run(noise_sampler, x, sigma, shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress, mirror=antithetic,
-                             pair_spread=pair_spread, draws=_row_size(x))
+                             pair_spread=pair_spread, normals=True)
     return mean, sd, p
 
 
