@@ -263,8 +263,7 @@ class CoalitionEngine:
 
     def values(self, x: np.ndarray, masks: np.ndarray, max_batch: int,
                progress: bool | None = None, *, groups: np.ndarray | None = None,
-               row_background: np.ndarray | None = None, with_full: bool = False,
-               checked: bool = True) -> Any:
+               row_background: np.ndarray | None = None, with_full: bool = False) -> Any:
         """``v[n, s, o]`` for every instance and coalition (float64 on the host).
 
         Args:
@@ -272,20 +271,30 @@ class CoalitionEngine:
                 player, always taken from ``x``), or ``None`` for the engine's shared map.
             row_background: One replacement row per instance ``[n, *row]`` (``K = 1``), or
                 ``None`` for the engine's background.
-            with_full: Also evaluate the full coalition in the same device calls (one
-                host round trip less for a small call; no extra model rows where
-                ``K = 1``, else ``K`` copies of the row): returns ``(v, v1)``, ``v1 [n,
-                O]`` as :meth:`full_value` gives it (identity link only).
+            with_full: Return ``(v, v1)``, with ``v1 [n, O]`` the full coalition's value as
+                :meth:`full_value` gives it. With one replacement row and the identity
+                link it rides in the same device calls (one host round trip less, no
+                extra model rows); else it is :meth:`full_value`'s own call.
         """
-        if with_full:
-            if self.link != "identity":
-                raise ValueError("with_full: the identity link only")
-            full = np.ones((1, masks.shape[1]), bool)
-            v = self.values(x, np.concatenate([np.asarray(masks, bool), full]), max_batch,
-                            progress, groups=groups, row_background=row_background,
-                            checked=False)
-            v1 = check_finite(np.ascontiguousarray(v[:, -1]), "the explained rows", "X")
-            return check_finite(v[:, :-1], "the masked rows (coalitions)", "X"), v1
+        kw = {"groups": groups, "row_background": row_background}
+        if not with_full:
+            return check_finite(self._values(x, masks, max_batch, progress, **kw),
+                                "the masked rows (coalitions)", "X")
+        one_row = row_background is not None or (self.background is not None
+                                                 and len(self.background) == 1)
+        if self.link != "identity" or not one_row:
+            v1 = self.full_value(x, max_batch)
+            return self.values(x, masks, max_batch, progress, **kw), v1
+        full = np.ones((1, masks.shape[1]), bool)
+        v = self._values(x, np.concatenate([np.asarray(masks, bool), full]), max_batch,
+                         progress, **kw)
+        v1 = check_finite(np.ascontiguousarray(v[:, -1]), "the explained rows", "X")
+        return check_finite(v[:, :-1], "the masked rows (coalitions)", "X"), v1
+
+    def _values(self, x: np.ndarray, masks: np.ndarray, max_batch: int,
+                progress: bool | None, *, groups: np.ndarray | None,
+                row_background: np.ndarray | None) -> np.ndarray:
+        """:meth:`values` before the finiteness check."""
         n, s = x.shape[0], masks.shape[0]
         if s == 0:
             return np.empty((n, 0, self.fn.n_outputs), dtype=np.float64)
@@ -342,4 +351,4 @@ class CoalitionEngine:
         finally:
             meter.close()
             self._compiles += step._cache_size() - before
-        return check_finite(out, "the masked rows (coalitions)", "X") if checked else out
+        return out

@@ -218,16 +218,8 @@ class ShapleyMethod(Method):
             v0 = np.broadcast_to(self.engine.base_value(batch), (prep.n, self.fn.n_outputs))
         else:
             v0 = self.engine.row_base_values(rows, batch)
-        bg = self.engine.background
-        if self.engine.link == "identity" and (rows is not None or
-                                               (bg is not None and len(bg) == 1)):
-            # one replacement row: the full coalition rides along in the same calls
-            v, v1 = self.engine.values(x, masks, batch, self.progress, groups=players.flat,
-                                       row_background=rows, with_full=True)
-        else:
-            v1 = self.engine.full_value(x, batch)
-            v = self.engine.values(x, masks, batch, self.progress, groups=players.flat,
-                                   row_background=rows)
+        v, v1 = self.engine.values(x, masks, batch, self.progress, groups=players.flat,
+                                   row_background=rows, with_full=True)
         return np.asarray(v0, dtype=np.float64), v1, v
 
     def explain(self, X: Any, *, target: Any = None, groups: Any = None) -> Attribution:
