@@ -24,10 +24,17 @@ import time
 import warnings
 
 import numpy as np
-
 from common import table
 
 from xaicore import kernels as K
+
+#: ``(name, data, activation, players)`` of every case (models, then closed-form games)
+CASES = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
+         ("mlp diabetes gelu", "diabetes", "gelu", 10),
+         ("mlp cancer relu", "cancer", "relu", 16), ("mlp cancer tanh", "cancer", "tanh", 20),
+         ("cnn patches", "cnn", "relu", 16),
+         ("unanimity", "u", None, 30), ("unanimity", "u", None, 60),
+         ("unanimity", "u", None, 100)]
 
 XAICORE = ("spectral", "cubic", "linear")
 SHAPIQ = ("RegressionMSR", "OddSHAP", "ProxySHAP", "PolySHAP", "LeverageSHAP", "KernelSHAP",
@@ -156,12 +163,7 @@ def main() -> None:
         args.seeds, args.rows, args.budgets = 2, 1, "128,512,2048"
     budgets = [int(b) for b in args.budgets.split(",")]
     import shapiq
-    cases = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
-             ("mlp diabetes gelu", "diabetes", "gelu", 10),
-             ("mlp cancer relu", "cancer", "relu", 16), ("mlp cancer tanh", "cancer", "tanh", 20),
-             ("cnn patches", "cnn", "relu", 16),
-             ("unanimity", "u", None, 30), ("unanimity", "u", None, 60),
-             ("unanimity", "u", None, 100)]
+    cases = CASES
     if args.cases != "all":
         cases = [c for c in cases if any(k in f"{c[0]} {c[3]}" for k in args.cases.split(","))]
     rows, records = [], []

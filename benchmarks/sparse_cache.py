@@ -16,13 +16,7 @@ import os
 import pickle
 
 import numpy as np
-
-CASES = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
-         ("mlp diabetes gelu", "diabetes", "gelu", 10),
-         ("mlp cancer relu", "cancer", "relu", 16), ("mlp cancer tanh", "cancer", "tanh", 20),
-         ("cnn patches", "cnn", "relu", 16),
-         ("unanimity", "u", None, 30), ("unanimity", "u", None, 60),
-         ("unanimity", "u", None, 100)]
+from accuracy_vs_shapiq import CASES
 
 
 def build(out: str, seeds: int, rows: int, budgets: list, cases: str, shapiq: bool) -> None:
