@@ -20,7 +20,7 @@ import numpy as np
 
 from .._progress import progress_meter
 from .._validate import check_finite
-from ..exporting._modelfn import ModelFn, shared_jit, shared_steps
+from ..exporting._modelfn import ModelFn, shared_forward, shared_jit, shared_steps
 from ._batching import pad_rows, run_chunked
 from ._link_check import check_link_outputs
 
@@ -199,7 +199,7 @@ class CoalitionEngine:
                                                         np.asarray(groups).tobytes())
         self._predict = shared_jit(fn, f"predict-{link}", lambda: jax.jit(
             lambda p, x: link_fn(link)(fn.apply_flat(p, x))))
-        self._forward = shared_jit(fn, "forward", lambda: jax.jit(fn.apply_flat))
+        self._forward = shared_forward(fn)
         self._dummy = jnp.zeros((1,), jnp.int32)
 
     def _step(self, row_shape: tuple[int, ...], per_row_groups: bool,

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError, NonFiniteError
-from ..exporting._modelfn import ModelFn, shared_jit, shared_steps
+from ..exporting._modelfn import ModelFn, shared_forward, shared_steps
 from ._batching import pad_rows, run_chunked
 from ._grad_plan import LOOP_MAX_ELEMENTS, GradPlan, plan
 from ._inputs import row_elements, with_known_specs
@@ -264,7 +264,7 @@ class GradientEngine:
         self.fn = fn
         self._compiles = 0   # compilations this engine's calls caused (steps are shared)
         self._known: ModelFn | None = None
-        self._forward = shared_jit(fn, "forward", lambda: jax.jit(fn.apply_flat))
+        self._forward = shared_forward(fn)
 
     def _outputs(self, x: Any) -> int:
         """Number of model outputs (output specs filled in from ``x`` for a plain JAX

@@ -124,6 +124,12 @@ def shared_jit(fn: ModelFn, name: str, make: Callable[[], Callable]) -> Callable
     return store[name]
 
 
+def shared_forward(fn: ModelFn) -> Callable:
+    """The jitted plain forward pass ``jit(fn.apply_flat)``, shared by the model's
+    engines and explainers (:func:`shared_jit`)."""
+    return shared_jit(fn, "forward", lambda: jax.jit(fn.apply_flat))
+
+
 def _example_batch(specs: tuple[TensorSpec, ...], structure: str, n: int = 2) -> Any:
     """A ``jax.ShapeDtypeStruct`` batch matching the input specs (free dims set to 1)."""
     arrs = [jax.ShapeDtypeStruct((n, *[1 if d is None else d for d in s.shape]), s.dtype)

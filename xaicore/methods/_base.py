@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import jax
 import numpy as np
 
 from .._errors import InputError
@@ -13,7 +12,7 @@ from ..engine._batching import check_max_batch, default_max_batch, run_chunked
 from ..engine._inputs import Prepared, column_names, row_elements, with_known_specs
 from ..engine._targets import resolve_target
 from ..exporting._export import export
-from ..exporting._modelfn import ModelFn, shared_jit
+from ..exporting._modelfn import ModelFn, shared_forward
 from ..exporting._specs import batch_size
 
 
@@ -57,8 +56,7 @@ class Method:
         """The jitted forward pass of ``target="predicted"``, built once per explainer (a
         new ``jax.jit`` per call would compile on every call)."""
         if getattr(self, "_jit_forward", None) is None:   # shared by the model's explainers
-            self._jit_forward = shared_jit(self.fn, "forward",
-                                           lambda: jax.jit(self.fn.apply_flat))
+            self._jit_forward = shared_forward(self.fn)
         return self._jit_forward
 
     def _prepare(self, X: Any, target: Any) -> Prepared:
