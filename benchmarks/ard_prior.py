@@ -27,7 +27,7 @@ from scipy.linalg import solve_triangular
 from sparse_cache import load
 
 from xaicore import kernels as K
-from xaicore.kernels._spectral import DEFAULT_RHOS, _chol_parts, complement_pairs, order_variances
+from xaicore.kernels._spectral import DEFAULT_RHOS, _chol_parts, _observations, order_variances
 
 
 def esym(u: np.ndarray) -> np.ndarray:
@@ -65,11 +65,11 @@ def krige(x, y, cov, cross, flat):
     return pw @ b, -0.5 * dof * np.log(max(float(r @ r) / dof, 1e-300)) - 0.5 * logdet
 
 
-def ard_estimate(masks, v, ends, pi, alphas=(0.0, 0.5, 0.9, 1.0)):
-    m = masks.shape[1]
-    pairs = complement_pairs(masks)
-    x = np.vstack([np.ones((1, m)), 2.0 * masks[pairs[:, 0]] - 1.0])
-    y = np.concatenate([[(ends[1] - ends[0]) / 2], (v[pairs[:, 0]] - v[pairs[:, 1]]) / 2])
+def ard_estimate(d, v, ends, pi, alphas=(0.0, 0.5, 0.9, 1.0)):
+    """The ARD estimate from the pairs of ``d`` (a :func:`K.spectral_design`) and values ``v``."""
+    m = d.z.shape[1]
+    x = np.vstack([np.ones((1, m)), 2.0 * d.z - 1.0])
+    y = _observations(d, v[None, :, None], np.array([[ends[0]]]), np.array([[ends[1]]]))[0, :, 0]
     scale = np.abs(y).max()
     y = y / scale
     flat = x.shape[0] >= 3 * m
@@ -96,11 +96,11 @@ def main() -> None:
         err = {"current": [], "ard": [], "ard oracle": []}
         for ins in cell["inst"][:a.instances]:
             mk, v, ends, tr = ins["masks"], ins["y"], ins["ends"], ins["truth"]
-            cur = K.solve_spectral(mk, None, v[None], *ends)[0]
+            d = K.spectral_design(mk)
+            cur = K.solve_spectral(None, None, v[None], *ends, design=d)[0]
             for k, phi in (("current", cur),
-                           ("ard", ard_estimate(mk, v, ends, np.abs(cur) / np.abs(cur).sum())),
-                           ("ard oracle", ard_estimate(mk, v, ends,
-                                                       np.abs(tr) / np.abs(tr).sum()))):
+                           ("ard", ard_estimate(d, v, ends, np.abs(cur) / np.abs(cur).sum())),
+                           ("ard oracle", ard_estimate(d, v, ends, np.abs(tr) / np.abs(tr).sum()))):
                 err[k].append(float(np.abs(phi - tr).mean()))
         print(cell["case"], cell["M"], cell["budget"],
               " ".join(f"{k}={np.mean(e) / best:.3f}" for k, e in err.items()), flush=True)

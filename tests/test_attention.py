@@ -49,7 +49,8 @@ def test_weights_equal_keras_return_attention_scores():
         np.testing.assert_allclose(got[name].sum(axis=-1), 1.0, atol=1e-6)
     only = xaicore.attention(model, X, layers="mha1")
     assert list(only) == ["mha1"]
-    np.testing.assert_allclose(only["mha1"], got["mha1"], atol=1e-6)   # another batch size: float32 rounding
+    # another batch size than max_batch=2: float32 rounding
+    np.testing.assert_allclose(only["mha1"], got["mha1"], atol=1e-6)
 
 
 def test_weights_of_a_saved_model(tmp_path):
