@@ -32,6 +32,8 @@ surrogate (kriging). Consequences:
   odd parts' covariance is still a closed form; the evidence weighs them against the
   Fourier ones on the same observations (they help games of few-player AND-like terms and
   smooth games; about neutral elsewhere).
+* with at most 32 players and 257 observations, per-player (ARD) priors weighted by each
+  row's own estimate join the average (:mod:`._ard`: a factorisation per row, a few ms).
 """
 from __future__ import annotations
 
@@ -41,6 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._ard import ard_applies, ard_average
+from ._kriging import chol_parts as _chol_parts
+from ._kriging import krige, log_evidence
 from ._mobius import _mobius_parts, mobius_weights
 from ._sparse_step import SPARSE_PAIRS, sparse_applies, sparse_step  # noqa: F401
 from ._wls import _check_design, _check_values
@@ -116,24 +121,6 @@ class SpectralDesign:
     rho: float | tuple    # the prior ratio, or the grid of them
     mobius: tuple = ()    # the Moebius priors' ratios (after the Fourier ones in P, ...)
     z: np.ndarray | None = None   # bool[U, M] the first coalition of each pair
-
-
-def _chol_parts(x: np.ndarray, cov: np.ndarray, flat: bool, nugget: float):
-    """Cholesky factor, whitened linear design and its pseudo-inverse for one covariance."""
-    from scipy.linalg import cho_factor, solve_triangular
-
-    cov = np.array(cov, dtype=np.float64)
-    n = cov.shape[0]
-    cov[np.diag_indices(n)] += nugget * max(np.trace(cov) / n, 1e-300) + 1e-300
-    chol = np.tril(cho_factor(cov, lower=True)[0])
-    a = solve_triangular(chol, x if flat else x[:, :0], lower=True)    # [n, M] or [n, 0]
-    gram = a.T @ a
-    ginv = np.linalg.pinv(gram, rcond=1e-12, hermitian=True)
-    logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-    if flat:                           # restricted likelihood: the flat mean integrated out
-        ev = np.linalg.eigvalsh(gram)
-        logdet += float(np.sum(np.log(ev[ev > 1e-12 * ev.max()])))
-    return chol, a, ginv, logdet
 
 
 def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget: float):
@@ -215,16 +202,10 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
             cov, cross, prior = _mobius_parts(x > 0, wts)
             chol, a, ginv, logdet = _chol_parts(x, cov, flat, nugget)
         # Universal kriging: odd(x) = beta . x + h(x), beta flat, h ~ the prior of orders
-        # >= 3; in whitened coordinates (L^-1): A = L^-1 X, Cw = L^-1 cross^T, b = L^-1 y.
-        cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
-        beta = ginv @ a.T                                                  # [M, n]: b -> beta
-        pw = cw.T - (cw.T @ a) @ beta                                      # [M, n]: b -> phi
-        if flat:
-            pw += 2.0 * beta
+        # >= 3 (see :mod:`._kriging`); P maps the observations y to the posterior mean.
+        pw, beta, post = krige(chol, a, ginv, cross, prior, flat)
         out["P"].append(solve_triangular(chol, pw.T, lower=True, trans="T").T)
-        rr = (2.0 * np.eye(m) if flat else np.zeros((0, m))) - a.T @ cw    # [M or 0, M]
-        post = prior - (cw ** 2).sum(axis=0) + np.einsum("ji,jk,ki->i", rr, ginv, rr)
-        out["post"].append(np.maximum(post, 0.0))
+        out["post"].append(post)
         if sub:                    # the evidence on the subset of observations
             if kind == "f":
                 chol, a, ginv, logdet = _prior(x[rows], dist[np.ix_(rows, rows)], var, flat,
@@ -257,7 +238,7 @@ def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarr
 def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.ndarray,
                    v0: np.ndarray, v1: np.ndarray, *, design: SpectralDesign | None = None,
                    rho: float | tuple | None = None, return_se: bool = False,
-                   sparse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   sparse: bool = False, ard: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Posterior-mean Shapley values under the Fourier prior (see module text).
 
     Args:
@@ -277,6 +258,10 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
             output on the host at 1024-4096 coalitions (compiled search, numba), more
             than the model at most sizes; 2-2.4x lower error on sparse unanimity games at
             4096.
+        ard: Per row and output, add per-player (ARD) Fourier priors, weighted by the
+            row's own stationary estimate, to the grid's model average
+            (:mod:`xaicore.kernels._ard`; with the default grid, at most 32 players and
+            257 observations, short of a full enumeration; elsewhere a no-op).
 
     Returns:
         ``phi [n, M, O]`` (``[n, M]`` for 2-d ``v``) with ``sum(phi) == v1 - v0``; with
@@ -300,7 +285,7 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     if not np.all(np.isfinite(y)):
         bad = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
         raise ValueError(f"v: the values of row {bad} hold NaN or inf (v0, v1 included)")
-    phi, se, best = _posterior(d, y, return_se)
+    phi, se, best = _posterior(d, y, return_se, ard=ard and ard_applies(d))
     if sparse and sparse_applies(d):
         sparse_step(d, v, v0, v1, y, best, phi, se, _posterior)
     m = phi.shape[1]
@@ -310,10 +295,11 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
     return (phi[..., 0], se[..., 0]) if squeeze else (phi, se)
 
 
-def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool):
+def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = False):
     """Model-averaged posterior mean ``[n, M, O]`` of the Shapley values given the
     observations ``y [n, U + 1, O]``, their standard deviations (or None) and the index
-    ``[n, O]`` of the prior of highest evidence (before the exact efficiency step)."""
+    ``[n, O]`` of the prior of highest evidence (before the exact efficiency step); with
+    ``ard``, the per-player priors of :mod:`._ard` join the average."""
     # Each row and output on its own scale (the estimate is linear in its values and the
     # evidence weights do not depend on their scale): one row's size cannot move another's
     # evidence floor, and values near float64's range do not overflow when squared.
@@ -328,7 +314,7 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool):
         best = np.zeros((n, o), dtype=np.int64)
     else:                          # log evidence at the ML scale, then the grid's weights
         dof = max(d.rows.size - d.a.shape[2], 1)
-        le = -0.5 * dof * np.log(q) - 0.5 * d.logdet[:, None, None]
+        le = log_evidence(q, d.logdet[:, None, None], dof)
         best = np.argmax(le, axis=0)
         w = np.exp(le - le.max(axis=0, keepdims=True))
         w /= w.sum(axis=0, keepdims=True)
@@ -339,6 +325,8 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool):
         phi += w[k][:, None, :] * pk
         if return_se:
             second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
+    if ard and g > 1:
+        ard_average(d, y, le, phi, second)
     se = None
     if return_se:
         se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
