@@ -80,7 +80,10 @@ def main() -> None:
             if groups is None else None
         # The linear estimate (with its bootstrap standard errors) on every model; where
         # estimator="auto" picks the cubic estimate (M <= 16) it gets a row of its own.
-        methods = [("KernelShap", xaicore.KernelShap, {**ks, "estimator": "linear"})]
+        methods = [("KernelShap", xaicore.KernelShap, {**ks, "estimator": "linear"}),
+                   ("KernelShap (default: spectral, ard='auto')", xaicore.KernelShap, ks),
+                   ("KernelShap (spectral, ard=False)", xaicore.KernelShap,
+                    {**ks, "ard": False})]
         if groups is not None:
             methods.append(("KernelShap (cubic)", xaicore.KernelShap,
                             {**ks, "estimator": "cubic"}))
@@ -96,7 +99,9 @@ def main() -> None:
             for i, e in enumerate(explainers):
                 dt, atts[i] = time_explain(e, X)
                 best[i] = min(best[i], dt)
-        for (label, cls, _), dt, att in zip(methods, best, atts):
+        for (label, cls, _), dt, att, e in zip(methods, best, atts, explainers):
+            if "spectral" in label:
+                label += f" [ARD {'on' if e.ard else 'off'}]"
             inst, model_rows = len(X) / dt, att.stats["model_rows"] / dt
             speedup = inst / shap_rate if (shap_rate and label == "KernelShap") else None
             rows.append([name, label, att.stats["coalitions"], inst, model_rows,

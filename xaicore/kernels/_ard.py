@@ -37,6 +37,9 @@ ARD_MAX_OBSERVATIONS = 257
 #: The ARD priors of a row take the ``rho`` of this many stationary Fourier priors of
 #: highest evidence (None: every one of the grid).
 ARD_TOP = 1
+#: The fixed per-row cost of the step (Python and LAPACK calls, about 0.6 ms measured at
+#: 3 GFLOP/s, ``benchmarks/bench_ard_cost.py``) in FLOPs, for :func:`ard_flops`.
+FIXED_FLOPS = 2e6
 
 
 @njit(cache=True)
@@ -156,7 +159,7 @@ def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10):
         for h in range(len(rhos)):
             chol, aw, ginv, logdet = chol_parts(x, cov[h], flat, nugget)
             pw, beta, post = krige(chol, aw, ginv, cross[h], prior[h, :, 0], flat)
-            bw = solve_triangular(chol, y, lower=True)                 # [n, O]
+            bw = solve_triangular(chol, y, lower=True, check_finite=False)   # [n, O]
             r = bw - aw @ (beta @ bw)
             q = np.maximum((r ** 2).sum(axis=0) / dof, floor)          # [O]
             means.append(pw @ bw)
@@ -199,6 +202,7 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
 
 def ard_flops(d) -> float:
     """Host floating-point operations of the step for one row (one prior: its kernel
-    recurrence, factorisation and solves), to weigh against the model's cost."""
+    recurrence, factorisation and solves, plus :data:`FIXED_FLOPS` for the calls' fixed
+    cost), to weigh against the model's cost."""
     m, n = d.P.shape[1], d.pairs.shape[0] + 1
-    return n * n * m * m / 2.0 + n ** 3 / 3.0 + 4.0 * n * n * m
+    return n * n * m * m / 2.0 + n ** 3 / 3.0 + 4.0 * n * n * m + FIXED_FLOPS

@@ -19,15 +19,18 @@ def chol_parts(x: np.ndarray, cov: np.ndarray, flat: bool, nugget: float):
     cov = np.array(cov, dtype=np.float64)
     n = cov.shape[0]
     cov[np.diag_indices(n)] += nugget * max(np.trace(cov) / n, 1e-300) + 1e-300
-    chol = np.tril(cho_factor(cov, lower=True)[0])
-    a = solve_triangular(chol, x if flat else x[:, :0], lower=True)    # [n, M] or [n, 0]
-    gram = a.T @ a
-    ginv = np.linalg.pinv(gram, rcond=1e-12, hermitian=True)
+    chol = np.tril(cho_factor(cov, lower=True, check_finite=False)[0])
+    a = solve_triangular(chol, x if flat else x[:, :0], lower=True,
+                         check_finite=False)                            # [n, M] or [n, 0]
     logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-    if flat:                           # restricted likelihood: the flat mean integrated out
-        ev = np.linalg.eigvalsh(gram)
-        logdet += float(np.sum(np.log(ev[ev > 1e-12 * ev.max()])))
-    return chol, a, ginv, logdet
+    if not flat:
+        return chol, a, np.zeros((0, 0)), logdet
+    # the pseudo-inverse of A'A (eigenvalues below 1e-12 of the largest dropped) and the
+    # restricted likelihood's log det A'A (the flat mean integrated out), one eigh
+    ev, vec = np.linalg.eigh(a.T @ a)
+    keep = ev > 1e-12 * ev.max()
+    ginv = (vec[:, keep] / ev[keep]) @ vec[:, keep].T
+    return chol, a, ginv, logdet + float(np.sum(np.log(ev[keep])))
 
 
 def krige(chol, a, ginv, cross, prior, flat: bool):
@@ -38,7 +41,7 @@ def krige(chol, a, ginv, cross, prior, flat: bool):
     from scipy.linalg import solve_triangular
 
     m = cross.shape[0]
-    cw = solve_triangular(chol, cross.T, lower=True)                   # [n, M]
+    cw = solve_triangular(chol, cross.T, lower=True, check_finite=False)   # [n, M]
     beta = ginv @ a.T                                                  # [p, n]
     pw = cw.T - (cw.T @ a) @ beta                                      # [M, n]
     if flat:
