@@ -27,6 +27,7 @@ import numpy as np
 from common import table
 
 from xaicore import kernels as K
+from xaicore.methods._kernel_shap import default_scheme
 
 #: ``(name, data, activation, players)`` of every case (models, then closed-form games)
 CASES = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
@@ -110,7 +111,7 @@ def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
         small = budget - 2 < K.min_budget(m)   # below a regression's smallest budget:
         if small and est != "spectral":        # the spectral estimate still takes it
             continue
-        scheme = "stratified" if est == "cubic" else "leverage"
+        scheme = default_scheme(est, budget - 2)       # KernelShap's choice
         c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme,
                                 min_rows=2 if small else None)
         y = v(c.masks)[None]

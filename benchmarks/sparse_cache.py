@@ -24,6 +24,7 @@ def build(out: str, seeds: int, rows: int, budgets: list, cases: str, shapiq: bo
     from accuracy_vs_shapiq import SHAPIQ, keras_game, shapiq_values, unanimity_game
 
     from xaicore import kernels as K
+    from xaicore.methods._kernel_shap import default_scheme
 
     os.makedirs(out, exist_ok=True)
     sel = CASES if cases == "all" else [c for c in CASES if any(
@@ -41,7 +42,8 @@ def build(out: str, seeds: int, rows: int, budgets: list, cases: str, shapiq: bo
                 ends = (float(v(np.zeros((1, m), bool))[0]), float(v(np.ones((1, m), bool))[0]))
                 for seed in range(seeds):
                     small = budget - 2 < K.min_budget(m)
-                    c = K.sample_coalitions(m, budget - 2, seed=seed, scheme="leverage",
+                    c = K.sample_coalitions(m, budget - 2, seed=seed,
+                                            scheme=default_scheme("spectral", budget - 2),
                                             min_rows=2 if small else None)
                     inst.append({"row": r, "seed": seed, "masks": c.masks,
                                  "y": v(c.masks), "ends": ends, "truth": truth})

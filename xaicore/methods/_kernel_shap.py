@@ -26,6 +26,21 @@ SPECTRAL_MIN_SAMPLES = 2
 ROW_DESIGN_BYTES = 256 << 20
 
 
+#: Largest budget at which the spectral estimate draws ``"stratified"`` coalitions (a
+#: fixed count per size) rather than ``"leverage"`` ones: 0.92x the error at 64-128
+#: evaluations on the accuracy benchmark's games (18 cells, 8 seeds, none above 1.02x),
+#: mixed at 256 (0.86-1.12x), worse at 512-1024 on the unanimity games (``RESULTS.md``).
+SPECTRAL_STRATIFIED_MAX = 128
+
+
+def default_scheme(estimator: str, n_samples: int) -> str:
+    """The coalition scheme that measured lowest error for an estimator and budget."""
+    if estimator == "cubic" or (estimator == "spectral"
+                                and n_samples <= SPECTRAL_STRATIFIED_MAX):
+        return "stratified"
+    return kernels.DEFAULT_SCHEME
+
+
 def _pick_estimator(estimator: str, m: int, exact: bool, paired: bool) -> str:
     if estimator not in ESTIMATORS:
         raise InputError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
@@ -85,9 +100,9 @@ class KernelShap(ShapleyMethod):
         output_names: One name per model output (``None``: the model's), used by the
             plots' ``output=`` and ``to_shap()``.
         scheme: Coalition sampling scheme (see :func:`xaicore.kernels.sample_coalitions`);
-            ``None``: ``"stratified"`` for the cubic estimator, ``"leverage"`` for the
-            spectral and linear ones (the lowest error measured for each,
-            ``benchmarks/RESULTS.md``).
+            ``None``: ``"stratified"`` for the cubic estimator and for the spectral one
+            at budgets up to 128, ``"leverage"`` otherwise (the lowest error measured
+            for each, ``benchmarks/RESULTS.md``).
         paired: Pair each sampled coalition with its complement.
         backend: Host kernel backend: ``"cpp"``, ``"numba"`` or ``"numpy"``.
         n_boot: Bootstrap resamples for the standard errors of the linear estimate (0
@@ -160,7 +175,7 @@ class KernelShap(ShapleyMethod):
                                     paired=self.paired)
         scheme = self.scheme_arg
         if scheme is None:  # the scheme that measured lowest error for each estimator
-            scheme = "stratified" if estimator == "cubic" else kernels.DEFAULT_SCHEME
+            scheme = default_scheme(estimator, n_samples)
         # the spectral estimate (a posterior mean) takes any number of pairs: budgets below
         # the 2 (M - 1) a regression needs (64 evaluations for 100 players) still estimate
         small = SPECTRAL_MIN_SAMPLES if estimator == "spectral" else None
