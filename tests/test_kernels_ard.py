@@ -129,3 +129,21 @@ def test_ard_rows_on_their_own_and_outputs_on_their_own_scale():
     big = K.solve_spectral(None, None, *values(1e6), design=d)
     np.testing.assert_allclose(big[..., 0], together[..., 0], rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(big[..., 1], 1e6 * together[..., 1], rtol=1e-7, atol=1e-4)
+
+
+def test_one_fourier_ratio_with_moebius_priors():
+    """A grid of one Fourier ratio and a Moebius prior (``rho`` a float, two priors) runs
+    the step with that ratio, and stays exact on an additive game."""
+    m = 10
+    c = K.sample_coalitions(m, 120, seed=0)
+    d = K.spectral_design(c.masks, rho=0.2, mobius=(0.3,))
+    assert d.rho == 0.2 and _ard.ard_applies(d)
+    wts = np.arange(m, dtype=np.float64)
+    v = (c.masks @ wts)[None]
+    phi = K.solve_spectral(None, None, v, 0.0, wts.sum(), design=d)
+    np.testing.assert_allclose(phi[0], wts, atol=1e-8)
+    f = _heredity_game(m, 0)
+    ends = f(np.zeros((1, m), bool)), f(np.ones((1, m), bool))
+    on = K.solve_spectral(None, None, f(c.masks)[None], *ends, design=d)
+    off = K.solve_spectral(None, None, f(c.masks)[None], *ends, design=d, ard=False)
+    assert not np.allclose(on, off)

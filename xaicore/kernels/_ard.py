@@ -176,7 +176,8 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
     normalised, averaged over the outputs: one factorisation serves them all), its
     ``rho`` those of the :data:`ARD_TOP` stationary Fourier priors of highest posterior
     weight summed over the outputs (for one output: of highest evidence)."""
-    nf = len(d.rho) if isinstance(d.rho, tuple) else 1
+    fourier = d.rho if isinstance(d.rho, tuple) else (d.rho,)    # the grid's Fourier ratios
+    nf = len(fourier)
     top = le.max(axis=0)
     lse = top + np.log(np.exp(le - top).sum(axis=0))                   # [n, O]
     for i in range(y.shape[0]):
@@ -190,7 +191,7 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
         ex = np.exp(lf - lf.max(axis=0))
         share = (ex / ex.sum(axis=0)).sum(axis=1)
         order = np.argsort(-share, kind="stable")[:ARD_TOP or nf]
-        rhos = [d.rho[k] for k in sorted(order)]
+        rhos = [fourier[k] for k in sorted(order)]
         mean, lea, var = ard_fits(d, y[i], pi, rhos)                   # [F, M, O], [F, O]
         lea = np.where(live[None, :], lea, -np.inf)
         norm = np.logaddexp(lse[i], np.logaddexp.reduce(lea, axis=0))  # [O]
