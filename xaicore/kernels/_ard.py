@@ -14,11 +14,12 @@ polynomials). Then
   ``u = w x``, ``F(u) = sum_t (2 / t) c_t e_t(u)``: every player's at once by running the
   recurrence backwards (reverse-mode), ``O(M^2)`` per observation and prior.
 
-Each row and output has its own prior, so its own factorisation: the step runs where
-that is cheap next to the model (:func:`ard_applies`: at most :data:`ARD_MAX_PLAYERS`
-players and :data:`ARD_MAX_OBSERVATIONS` observations, short of a full enumeration),
-and its priors join the stationary grid's model average, weighed by the same evidence
-on the same observations (a stationary prior wins where it fits better).
+Each row has its own prior (its outputs share it), so its own factorisation: the step
+runs where that is cheap next to the model (:func:`ard_applies`: at most
+:data:`ARD_MAX_PLAYERS` players and :data:`ARD_MAX_OBSERVATIONS` observations, short of
+a full enumeration), and its priors join the stationary grid's model average, weighed by
+the same evidence on the same observations (a stationary prior wins where it fits
+better).
 """
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ FIXED_FLOPS = 2e6
 
 @njit(cache=True)
 def _cov(x, w, c, out):
-    """``out[h, k, l] = sum_t c[h, t] e_t(w x_k x_l)`` (odd ``t``; ``x`` +-1): for each
-    ``k``, the recurrence runs over every ``l <= k`` at once (the inner loops vectorise)."""
+    """``out[h, k, p] = sum_t c[h, t] e_t(w x_k x_p)`` (odd ``t``; ``x`` +-1): for each
+    ``k``, the recurrence runs over every ``p <= k`` at once (the inner loops vectorise)."""
     n, m = x.shape
     xt = np.ascontiguousarray(x.T)
     e = np.zeros((m + 1, n))
@@ -53,27 +54,27 @@ def _cov(x, w, c, out):
     acc = np.empty(n)
     for k in range(n):
         kk = k + 1
-        for l in range(kk):
-            e[0, l] = 1.0
+        for p in range(kk):
+            e[0, p] = 1.0
         for j in range(m):
             wk = w[j] * xt[j, k]
-            for l in range(kk):
-                u[l] = wk * xt[j, l]
-            for l in range(kk):
-                e[j + 1, l] = u[l] * e[j, l]
+            for p in range(kk):
+                u[p] = wk * xt[j, p]
+            for p in range(kk):
+                e[j + 1, p] = u[p] * e[j, p]
             for t in range(j, 0, -1):
-                for l in range(kk):
-                    e[t, l] += u[l] * e[t - 1, l]
+                for p in range(kk):
+                    e[t, p] += u[p] * e[t - 1, p]
         for h in range(c.shape[0]):
-            for l in range(kk):
-                acc[l] = 0.0
+            for p in range(kk):
+                acc[p] = 0.0
             for t in range(1, m + 1, 2):
                 ch = c[h, t]
-                for l in range(kk):
-                    acc[l] += ch * e[t, l]
-            for l in range(kk):
-                out[h, k, l] = acc[l]
-                out[h, l, k] = acc[l]
+                for p in range(kk):
+                    acc[p] += ch * e[t, p]
+            for p in range(kk):
+                out[h, k, p] = acc[p]
+                out[h, p, k] = acc[p]
 
 
 @njit(cache=True)
@@ -125,17 +126,24 @@ def ard_applies(d) -> bool:
             and n <= ARD_MAX_OBSERVATIONS and d.rows.size == n and not full)
 
 
-def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10):
+def observation_points(d) -> np.ndarray:
+    """``[U + 1, M]`` +-1 coalitions of the observations: the full one, then each pair's."""
+    return np.vstack([np.ones((1, d.z.shape[1])), 2.0 * d.z - 1.0])
+
+
+def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10,
+             x: np.ndarray | None = None):
     """The ARD priors' fits to one row's observations ``y [U + 1, O]`` (its outputs share
     the player weights from ``pi [M]``): arrays ``mean [F, M, O]``, log evidence
     ``le [F, O]`` and posterior variance ``var [F, M, O]`` (at the ML scale), one per
-    ``a`` in :data:`ARD_ALPHAS` and ``rho`` in ``rhos``."""
+    ``a`` in :data:`ARD_ALPHAS` and ``rho`` in ``rhos`` (``x``: the design's
+    :func:`observation_points`, if already built)."""
     from scipy.linalg import solve_triangular
 
     from ._spectral import order_variances
 
     m = d.P.shape[1]
-    x = np.vstack([np.ones((1, m)), 2.0 * d.z - 1.0])
+    x = observation_points(d) if x is None else x
     n, flat = x.shape[0], d.a.shape[2] > 0
     dof = max(n - d.a.shape[2], 1)
     t = np.arange(m + 1, dtype=np.float64)
@@ -180,6 +188,7 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
     nf = len(fourier)
     top = le.max(axis=0)
     lse = top + np.log(np.exp(le - top).sum(axis=0))                   # [n, O]
+    x = observation_points(d)
     for i in range(y.shape[0]):
         mag = np.abs(phi[i])                                           # [M, O]
         tot = mag.sum(axis=0)
@@ -192,7 +201,7 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
         share = (ex / ex.sum(axis=0)).sum(axis=1)
         order = np.argsort(-share, kind="stable")[:ARD_TOP or nf]
         rhos = [fourier[k] for k in sorted(order)]
-        mean, lea, var = ard_fits(d, y[i], pi, rhos)                   # [F, M, O], [F, O]
+        mean, lea, var = ard_fits(d, y[i], pi, rhos, x=x)              # [F, M, O], [F, O]
         lea = np.where(live[None, :], lea, -np.inf)
         norm = np.logaddexp(lse[i], np.logaddexp.reduce(lea, axis=0))  # [O]
         ws, wa = np.exp(lse[i] - norm), np.exp(lea - norm)             # [O], [F, O]

@@ -238,7 +238,8 @@ def _observations(d: SpectralDesign, v: np.ndarray, v0: np.ndarray, v1: np.ndarr
 def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.ndarray,
                    v0: np.ndarray, v1: np.ndarray, *, design: SpectralDesign | None = None,
                    rho: float | tuple | None = None, return_se: bool = False,
-                   sparse: bool = False, ard: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   sparse: bool = False, ard: bool = True
+                   ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Posterior-mean Shapley values under the Fourier prior (see module text).
 
     Args:
@@ -258,8 +259,8 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
             output on the host at 1024-4096 coalitions (compiled search, numba), more
             than the model at most sizes; 2-2.4x lower error on sparse unanimity games at
             4096.
-        ard: Per row and output, add per-player (ARD) Fourier priors, weighted by the
-            row's own stationary estimate, to the grid's model average
+        ard: Per row, add per-player (ARD) Fourier priors, weighted by the row's own
+            stationary estimate (its outputs share them), to the grid's model average
             (:mod:`xaicore.kernels._ard`; with the default grid, at most 32 players and
             257 observations, short of a full enumeration; elsewhere a no-op).
 

@@ -205,9 +205,10 @@ class KernelShap(ShapleyMethod):
             return False
         if self._ard_arg is True:
             return ard_applies(design)
-        bg = self.background
-        row = None if bg is None or not isinstance(bg, np.ndarray) else bg[0]
-        return ard_pays(self.fn, row, n_samples * (1 if bg is None else len(bg)), design)
+        bg = self.background           # no array of rows (a masking): no cost estimate
+        if not isinstance(bg, np.ndarray):
+            return False
+        return ard_pays(self.fn, bg[0], n_samples * len(bg), design)
 
     def _restricted(self, active: np.ndarray, v: np.ndarray, v0: np.ndarray,
                     v1: np.ndarray, phi: np.ndarray, se: np.ndarray | None) -> None:
