@@ -78,3 +78,23 @@ def test_layer_methods_refuse_nan_outputs(cls, kwargs, per_row):
     with pytest.raises(xaicore.NonFiniteError, match=MSG.format(total=4 * per_row)):
         method.explain(images, target=0)
     assert np.all(np.isfinite(method.explain(images[:2], target=0).values))
+
+
+@pytest.mark.parametrize("steps, max_batch", [(16, None), (16, 4), (8, 3)])
+def test_gradients_of_finite_outputs_counted_in_sums(steps, max_batch):
+    """A non-finite gradient at one point of many (the path's midpoint, where the output
+    is a finite 0 and its gradient inf) is found through the samples' sums, in the first
+    block of samples and in later ones, and counted exactly."""
+    f = xaicore.from_jax(lambda x: jnp.sqrt(jnp.abs(x[:, :1])), input_shape=(3,))
+    Z = np.abs(X)
+    Z[:, 0] = 1.0
+    base = np.array([-1.0, 0.0, 0.0], np.float32)     # the path crosses 0 at alpha = 1/2
+    ig = xaicore.IntegratedGradients(f, n_steps=steps, method="riemann_left",
+                                     baseline=base, max_batch=max_batch)
+    with pytest.raises(xaicore.NonFiniteError,
+                       match=rf"^model: 5 of {5 * steps} evaluated gradients \(of finite "
+                             r"outputs\) were not finite \(NaN or inf\); the first at row 0"):
+        ig.explain(Z, target=0)
+    mid = xaicore.IntegratedGradients(f, n_steps=steps, method="riemann_middle",
+                                      baseline=base, max_batch=max_batch)
+    assert np.all(np.isfinite(mid.explain(Z, target=0).values))
