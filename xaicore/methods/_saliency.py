@@ -83,36 +83,38 @@ def noise_scale(x: Any, noise_level: float, reference: Any = None,
         per_feature = a.ndim == 2
         shape = shape_of(a)
         flat = a.reshape(a.shape[0], -1)
-        own = flat.max(axis=1) - flat.min(axis=1)          # the paper's per-row range
+
+        def own() -> np.ndarray:                           # the paper's per-row range
+            return flat.max(axis=1) - flat.min(axis=1)
         src = a if ref is None else np.asarray(ref)
         if per_feature:
             span = np.broadcast_to(src.max(axis=0) - src.min(axis=0), shape)
-            if ref is not None:   # constant over the reference: the explained rows' range
-                span = np.where(span > 0, span, a.max(axis=0) - a.min(axis=0))
-            span = np.where(span > 0, span, own[:, None])  # one row, or a constant feature
+            if ref is not None and not np.all(span > 0):   # constant over the reference:
+                span = np.where(span > 0, span, a.max(axis=0) - a.min(axis=0))  # X's range
+            if not np.all(span > 0):                       # one row, or a constant feature
+                span = np.where(span > 0, span, own()[:, None])
         elif ref is None:
-            span = own
+            span = own()
         else:
             span = np.full(shape, src.max() - src.min())
-            span = np.where(span > 0, span, own)
+            span = np.where(span > 0, span, own())
         return (noise_level * span).astype(a.dtype)
     if reference is None:
         return tmap(lambda a: one(a, None), x)
     return tmap(one, x, reference)
 
 
-def noisy_gradients(engine: GradientEngine, x: Any, target: Any, *, noise_level: float,
+def noisy_gradients(engine: GradientEngine, x: Any, target: Any, sigma: Any, *,
                     n_samples: int, seed: int, max_batch: int,
-                    progress: bool | None = None, reference: Any = None,
-                    stdevs: Any = None, antithetic: bool = False,
+                    progress: bool | None = None, antithetic: bool = False,
                     pair_spread: bool = False) -> tuple[Any, Any, GradPlan]:
     """Mean and (population) standard deviation of the gradients at ``n_samples`` noisy
-    copies (weights ``1 / n_samples``); the noise as :func:`noise_scale` sets it. With
-    ``antithetic`` the copies come in pairs ``x + e``, ``x - e`` (and ``pair_spread``
-    gives the deviation of the pairs' means instead)."""
+    copies ``x + sigma * N(0, 1)`` (weights ``1 / n_samples``; ``sigma`` as
+    :func:`noise_scale` gives it). With ``antithetic`` the copies come in pairs
+    ``x + e``, ``x - e`` (and ``pair_spread`` gives the deviation of the pairs' means
+    instead)."""
     key = jax.random.key(seed)
     shared = np.asarray(n_samples, np.float32)
-    sigma = noise_scale(x, noise_level, reference, stdevs)
     mean, sd, p = engine.run(noise_sampler, x, sigma, shared, target,
                              n_samples, max_batch, key=key, need_sq=True,
                              progress=progress, mirror=antithetic,
@@ -130,13 +132,12 @@ class _GradientMethod(GradientBatch, Method):
         super().__init__(model, max_batch=max_batch, progress=progress)
         self.engine = GradientEngine(self.fn)
 
-    def _compute(self, x: Any, target: Any, batch: int) -> tuple[Any, Any, GradPlan, int]:
+    def _compute(self, x: Any, target: Any, batch: int
+                 ) -> tuple[Any, Any, GradPlan, int, dict]:
+        """``(values, stderr or None, plan, samples per row, the method's own stats)``."""
         raise NotImplementedError
 
     def _config(self) -> dict:
-        return {}
-
-    def _extra_stats(self, x: Any) -> dict:
         return {}
 
     def explain(self, X: Any, *, target: Any = None) -> Attribution:
@@ -156,12 +157,12 @@ class _GradientMethod(GradientBatch, Method):
         """
         t0 = time.perf_counter()
         prep = self._prepare(X, target)
-        values, stderr, p, samples = self._compute(prep.x, prep.target,
-                                                   self._batch(prep.fn, prep.x))
+        values, stderr, p, samples, extra = self._compute(prep.x, prep.target,
+                                                          self._batch(prep.fn, prep.x))
         base = np.zeros((prep.n,) if prep.target is not None else (prep.n, prep.fn.n_outputs))
         stats = {"model_rows": prep.n * samples, "rows_per_call": p.model_rows,
                  "compiles": self.engine.compiled, "seconds": time.perf_counter() - t0,
-                 **self._extra_stats(prep.x)}
+                 **extra}
         return attribution(self.name, prep, values, base, stats, self._config(), stderr)
 
 
@@ -188,7 +189,7 @@ class Saliency(_GradientMethod):
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
         g, _, p = self.engine.run(point_sampler, x, None, (), target, 1, batch,
                                   progress=self.progress)
-        return (tmap(np.abs, g) if self.abs else g), None, p, 1
+        return (tmap(np.abs, g) if self.abs else g), None, p, 1, {}
 
 
 class GradientXInput(_GradientMethod):
@@ -199,7 +200,7 @@ class GradientXInput(_GradientMethod):
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
         g, _, p = self.engine.run(times_input_sampler, x, None, (), target, 1, batch,
                                   progress=self.progress)
-        return g, None, p, 1
+        return g, None, p, 1, {}
 
 
 class SmoothGrad(_GradientMethod):
@@ -295,19 +296,16 @@ class SmoothGrad(_GradientMethod):
                 raise InputError(f"background: rows of shape {list(np.shape(b)[1:])}, but "
                                  f"X has rows of shape {list(np.shape(a)[1:])}")
 
-    def _extra_stats(self, x: Any) -> dict:
-        sd = noise_scale(x, self.noise_level, self.background, self._stdevs())
-        return {"noise_sd": np.asarray(by_input(sd, self.fn)[0][1])}
-
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
         self._check_background(x)
-        mean, sd, p = noisy_gradients(self.engine, x, target, noise_level=self.noise_level,
+        sigma = noise_scale(x, self.noise_level, self.background, self._stdevs())
+        mean, sd, p = noisy_gradients(self.engine, x, target, sigma,
                                       n_samples=self.n_samples, seed=self.seed,
                                       max_batch=batch, progress=self.progress,
-                                      reference=self.background, stdevs=self._stdevs(),
                                       antithetic=self.antithetic,
                                       pair_spread=self._pair_spread)
-        return self._finish(mean, sd), self._stderr(sd), p, self.n_samples
+        return (self._finish(mean, sd), self._stderr(sd), p, self.n_samples,
+                {"noise_sd": np.asarray(by_input(sigma, self.fn)[0][1])})
 
     #: The spread SmoothGrad needs: that of the independent units (pairs when
     #: antithetic), for the standard error of the mean.
