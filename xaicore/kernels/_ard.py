@@ -121,9 +121,8 @@ def ard_applies(d) -> bool:
     :data:`ARD_MAX_PLAYERS` players and :data:`ARD_MAX_OBSERVATIONS` observations, short
     of a full enumeration (where every prior gives the exact values)."""
     m, n = d.P.shape[1], d.pairs.shape[0] + 1
-    full = m <= 62 and n >= 2 ** (m - 1)
     return (d.z is not None and d.P.shape[0] > 1 and m <= ARD_MAX_PLAYERS
-            and n <= ARD_MAX_OBSERVATIONS and d.rows.size == n and not full)
+            and n <= ARD_MAX_OBSERVATIONS and d.rows.size == n and not d.enumerates_all)
 
 
 def observation_points(d) -> np.ndarray:

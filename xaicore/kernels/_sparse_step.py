@@ -21,9 +21,8 @@ EARLY = 1.0 / 3.0
 def sparse_applies(d: Any) -> bool:
     """The sparse step runs with a flat first order and at least :data:`SPARSE_PAIRS`
     pairs, short of a full enumeration."""
-    m, u = d.P.shape[1], d.pairs.shape[0]
-    full = m <= 62 and u + 1 >= 2 ** (m - 1)
-    return d.z is not None and d.a.shape[2] > 0 and u >= SPARSE_PAIRS and not full
+    return (d.z is not None and d.a.shape[2] > 0 and d.pairs.shape[0] >= SPARSE_PAIRS
+            and not d.enumerates_all)
 
 
 def sparse_step(d: Any, v, v0, v1, y, best, phi, se, posterior: Callable) -> None:

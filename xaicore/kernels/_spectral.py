@@ -122,6 +122,13 @@ class SpectralDesign:
     mobius: tuple = ()    # the Moebius priors' ratios (after the Fourier ones in P, ...)
     z: np.ndarray | None = None   # bool[U, M] the first coalition of each pair
 
+    @property
+    def enumerates_all(self) -> bool:
+        """The pairs hold every coalition (``U + 1 >= 2^(M-1)``): every prior then gives
+        the exact values, and the per-row steps have nothing to add."""
+        m = self.P.shape[1]
+        return m <= 62 and self.pairs.shape[0] + 1 >= 2 ** (m - 1)
+
 
 def _prior(x: np.ndarray, dist: np.ndarray, var: np.ndarray, flat: bool, nugget: float):
     """Cholesky factor, whitened linear design and its pseudo-inverse for one Fourier prior."""
