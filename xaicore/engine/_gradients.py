@@ -185,11 +185,12 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
                 g = tmap(lambda a, c: a / c[:, :, None], g, scale)
             if mult is not None:
                 g = tmap(lambda a, m: a * m[None].astype(a.dtype), g, mult)
-            # no multiplier: the sums are averages of the gradients themselves (weights of
-            # sum <= 1), as finite as they are, so they skip the scaled copy of g (a pass
-            # over it: the moments below fuse the scaling into their own)
-            plain[0] = mult is None and not single
-            sums = tmap(lambda a: _wsum(a, w), raw if plain[0] else g)
+            if mult is None and not single:   # averages of the raw gradients (weights of
+                # sum <= 1: |sum| <= c), scaled after the sum: no scaled copy of g to
+                # build for them (the moments below fuse the scaling into their own)
+                sums = tmap(lambda a, c: _wsum(a, w) / c, raw, scale)
+            else:
+                sums = tmap(lambda a: _wsum(a, w), g)
             total = tmap(jnp.add, total, sums)
             bad = bad + _bad_counts(y, raw, sums, real, r, block)
             if need_sq:   # sums around a shift (the first sample): little cancellation,
@@ -202,7 +203,6 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
                 moments = (sq, dev, shift)
             return (total, scale, moments, bad), None
 
-        plain = [False]   # set while tracing the body: its sums are of unscaled values
         zeros = tmap(lambda a: jnp.zeros((k_out, *a.shape), a.dtype), x)
         ones = tmap(jnp.ones_like, zeros)
         init = (zeros, ones, (zeros, zeros, zeros) if need_sq else None,
@@ -212,7 +212,7 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
         else:
             (total, scale, moments, bad), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
         last = (lambda a: jnp.moveaxis(a, 0, -1)) if all_outputs else (lambda a: a[0])
-        mean = tmap(lambda t, c: last(t if plain[0] else t * c), total, scale)
+        mean = tmap(lambda t, c: last(t * c), total, scale)
         if not need_sq:
             return mean, None, bad
         sq, dev, _ = moments   # weighted second moment around the weighted mean, scaled
