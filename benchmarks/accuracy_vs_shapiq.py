@@ -102,6 +102,17 @@ def unanimity_game(m: int, row: int, n_terms: int = 40):
     return v, phi, m
 
 
+def case_games(which: str, rows: int):
+    """``(label, M, games)`` of each selected case (``"all"``, or comma-separated parts of
+    ``"<name> <M>"``), ``rows`` games (instances) each."""
+    sel = CASES if which == "all" else [
+        c for c in CASES if any(k in f"{c[0]} {c[3]}" for k in which.split(","))]
+    for label, kind, act, m in sel:
+        games = [unanimity_game(m, r) if kind == "u" else keras_game(kind, act, m, r)
+                 for r in range(rows)]
+        yield label, games[0][2], games
+
+
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
     out = {}
     ends = v(np.zeros((1, m), bool)), v(np.ones((1, m), bool))
@@ -170,14 +181,8 @@ def main() -> None:
         args.seeds, args.rows, args.budgets = 2, 1, "128,512,2048"
     budgets = [int(b) for b in args.budgets.split(",")]
     import shapiq
-    cases = CASES
-    if args.cases != "all":
-        cases = [c for c in cases if any(k in f"{c[0]} {c[3]}" for k in args.cases.split(","))]
     rows, records = [], []
-    for label, kind, act, m in cases:
-        games = [unanimity_game(m, r) if kind == "u" else keras_game(kind, act, m, r)
-                 for r in range(args.rows)]
-        m = games[0][2]
+    for label, m, games in case_games(args.cases, args.rows):
         for budget in budgets:
             if budget >= 2 ** m:
                 continue

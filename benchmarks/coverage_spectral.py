@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from accuracy_vs_shapiq import CASES, keras_game, unanimity_game
+from accuracy_vs_shapiq import case_games
 from common import table
 
 from xaicore import kernels as K
@@ -43,13 +43,8 @@ def main() -> None:
     ap.add_argument("--cases", default="all")
     args = ap.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    cases = CASES if args.cases == "all" else [
-        c for c in CASES if any(k in f"{c[0]} {c[3]}" for k in args.cases.split(","))]
     rows = []
-    for label, kind, act, m in cases:
-        games = [unanimity_game(m, r) if kind == "u" else keras_game(kind, act, m, r)
-                 for r in range(args.rows)]
-        m = games[0][2]
+    for label, m, games in case_games(args.cases, args.rows):
         for budget in budgets:
             if budget >= 2 ** m:
                 continue
