@@ -113,6 +113,16 @@ def case_games(which: str, rows: int):
         yield label, games[0][2], games
 
 
+def spectral_coalitions(m: int, budget: int, seed: int):
+    """KernelShap's draw for the spectral estimate at ``budget`` evaluations (the empty
+    and full coalitions counted: ``budget - 2`` sampled; below a regression's smallest
+    budget too)."""
+    small = budget - 2 < K.min_budget(m)
+    return K.sample_coalitions(m, budget - 2, seed=seed,
+                               scheme=default_scheme("spectral", budget - 2),
+                               min_rows=2 if small else None)
+
+
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
     out = {}
     ends = v(np.zeros((1, m), bool)), v(np.ones((1, m), bool))

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from accuracy_vs_shapiq import case_games
+from accuracy_vs_shapiq import case_games, spectral_coalitions
 from common import table
 
 from xaicore import kernels as K
-from xaicore.methods._kernel_shap import default_scheme
 
 
 def cell(games: list, m: int, budget: int, seeds: int) -> tuple[float, float, float]:
@@ -23,10 +22,7 @@ def cell(games: list, m: int, budget: int, seeds: int) -> tuple[float, float, fl
     for v, truth, _ in games:
         ends = (v(np.zeros((1, m), bool)), v(np.ones((1, m), bool)))
         for seed in range(seeds):
-            small = budget - 2 < K.min_budget(m)
-            c = K.sample_coalitions(m, budget - 2, seed=seed,
-                                    scheme=default_scheme("spectral", budget - 2),
-                                    min_rows=2 if small else None)
+            c = spectral_coalitions(m, budget, seed)
             phi, se = K.solve_spectral(c.masks, None, v(c.masks)[None], *ends, return_se=True)
             e = np.abs(phi[0] - truth)
             inside.extend(e <= 2 * se[0])

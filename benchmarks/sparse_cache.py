@@ -16,23 +16,14 @@ import os
 import pickle
 
 import numpy as np
-from accuracy_vs_shapiq import CASES
 
 
 def build(out: str, seeds: int, rows: int, budgets: list, cases: str, shapiq: bool) -> None:
     """Write ``out/<case>_<M>.pkl``: a list of cells, each with its instances."""
-    from accuracy_vs_shapiq import SHAPIQ, keras_game, shapiq_values, unanimity_game
-
-    from xaicore import kernels as K
-    from xaicore.methods._kernel_shap import default_scheme
+    from accuracy_vs_shapiq import SHAPIQ, case_games, shapiq_values, spectral_coalitions
 
     os.makedirs(out, exist_ok=True)
-    sel = CASES if cases == "all" else [c for c in CASES if any(
-        k in f"{c[0]} {c[3]}" for k in cases.split(","))]
-    for label, kind, act, m in sel:
-        games = [unanimity_game(m, r) if kind == "u" else keras_game(kind, act, m, r)
-                 for r in range(rows)]
-        m = games[0][2]
+    for label, m, games in case_games(cases, rows):
         cells = []
         for budget in budgets:
             if budget >= 2 ** m:
@@ -41,10 +32,7 @@ def build(out: str, seeds: int, rows: int, budgets: list, cases: str, shapiq: bo
             for r, (v, truth, _) in enumerate(games):
                 ends = (float(v(np.zeros((1, m), bool))[0]), float(v(np.ones((1, m), bool))[0]))
                 for seed in range(seeds):
-                    small = budget - 2 < K.min_budget(m)
-                    c = K.sample_coalitions(m, budget - 2, seed=seed,
-                                            scheme=default_scheme("spectral", budget - 2),
-                                            min_rows=2 if small else None)
+                    c = spectral_coalitions(m, budget, seed)
                     inst.append({"row": r, "seed": seed, "masks": c.masks,
                                  "y": v(c.masks), "ends": ends, "truth": truth})
                     if shapiq:

@@ -338,11 +338,12 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = Fa
         # weights of the ARD priors are fitted from too little for their posterior
         # variance to hold (2-se coverage 0.79-0.88 at 64 coalitions, 13-30 players):
         # there the spread is the stationary grid's, around the final mean.
-        stationary = None if second is None or d.a.shape[2] else (phi.copy(),
-                                                                   second - phi ** 2)
-        ard_average(d, y, le, phi, second)
-        if stationary is not None:
-            second = stationary[1] + (phi - stationary[0]) ** 2 + phi ** 2
+        stationary = second is not None and d.a.shape[2] == 0
+        if stationary:
+            phi0, var0 = phi.copy(), second - phi ** 2
+        ard_average(d, y, le, phi, None if stationary else second)
+        if stationary:
+            second = var0 + (phi - phi0) ** 2 + phi ** 2
     se = None
     if return_se:
         se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
