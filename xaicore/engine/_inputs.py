@@ -96,7 +96,7 @@ def model_batch(fn: ModelFn, x: Any = None, **kw: Any) -> int:
     as ``x``'s where given): its input elements and its largest activation per row (and,
     for gradient calls, all its activations per row)."""
     leaves = jax.tree_util.tree_leaves(x) if x is not None else []
-    key = ("batch", tuple((np.shape(a)[1:], str(getattr(a, "dtype", ""))) for a in leaves),
+    key = ("batch", tuple((np.shape(a)[1:], getattr(a, "dtype", None)) for a in leaves),
            tuple(sorted(kw.items())), jax.default_backend())
     known = _ACTIVATIONS.setdefault(fn, {})
     if key not in known:   # per call it was ~0.1 ms of a small model's 0.5 ms saliency call

@@ -1,6 +1,7 @@
 """``ModelFn``: an exported model as a pure JAX function plus its parameters and specs."""
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -64,9 +65,10 @@ class ModelFn:
     def input_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.inputs)
 
-    @property
+    @functools.cached_property
     def output_names(self) -> tuple[str, ...]:
-        """One name per column of :meth:`apply_flat`'s output."""
+        """One name per column of :meth:`apply_flat`'s output (computed once: every
+        call of every method reads it)."""
         names: list[str] = []
         for spec in self.outputs:
             size = int(np.prod(spec.shape)) if spec.shape else 1
