@@ -84,7 +84,8 @@ def target_gradients(fn: ModelFn, params: Any, x: Any, target: jax.Array,
 
 def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_blocks: int,
               all_outputs: bool, need_sq: bool, chunks: int = 1, mirror: bool = False,
-              pair_spread: bool = False, draws: int = 0) -> Callable:
+              pair_spread: bool = False, draws: int = 0, absolute: bool = False
+              ) -> Callable:
     """The jitted device step of one configuration: ``step(params, x, aux, shared, idx,
     target, key) -> (mean, sd | None, bad)``: pytrees like ``x`` (+ output axis), and
     ``bad int32[r, 2]``, the row's points with non-finite outputs, and with non-finite
@@ -104,6 +105,8 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
     mean), not that of the samples. With ``draws`` (the sampler's Gaussian numbers per
     sample) those are drawn for the whole block ahead of the sampler
     (:func:`~xaicore.engine._noise.block_normals`: the same numbers, drawn once).
+    With ``absolute`` the mean is returned as its absolute value (saliency's ``|grad|``,
+    fused into the step instead of a pass over the result on the host).
     """
     k_out = fn.n_outputs if all_outputs else 1
     # Saliency and gradient x input: the scaling (a third of a small model's step) is moot
@@ -184,6 +187,8 @@ def make_step(fn: ModelFn, sampler: Sampler, n_samples: int, block: int, n_block
             (total, scale, moments, bad), _ = jax.lax.scan(body, init, jnp.arange(n_blocks))
         last = (lambda a: jnp.moveaxis(a, 0, -1)) if all_outputs else (lambda a: a[0])
         mean = tmap(lambda t, c: last(t * c), total, scale)
+        if absolute:
+            mean = tmap(jnp.abs, mean)
         if not need_sq:
             return mean, None, bad
         sq, dev, _ = moments   # weighted second moment around the weighted mean, scaled
@@ -282,7 +287,8 @@ class GradientEngine:
     def run(self, sampler: Sampler, x: Any, aux: Any, shared: Any, target: Any,
             n_samples: int, max_batch: int, *, key: jax.Array | None = None,
             need_sq: bool = False, progress: bool | None = None, mirror: bool = False,
-            pair_spread: bool = False, normals: bool = False) -> tuple[Any, Any, GradPlan]:
+            pair_spread: bool = False, normals: bool = False, absolute: bool = False
+            ) -> tuple[Any, Any, GradPlan]:
         """Weighted sums over the samples of every row.
 
         Args:
@@ -306,6 +312,7 @@ class GradientEngine:
             normals: The sampler takes one Gaussian number per input element of each
                 sample from :meth:`~xaicore.engine._noise.Draw.normals`: they are drawn
                 for a whole block at once (faster, the same numbers).
+            absolute: Return the absolute value of the sum (not of its terms).
 
         Returns:
             ``(sum, spread or None, plan)`` as NumPy pytrees like ``x`` (with a trailing
@@ -328,7 +335,7 @@ class GradientEngine:
         draws = sum(int(np.prod(a.shape[1:])) for a in leaves) if normals and key is not None \
             else 0
         cfg = (sampler, n_samples, p.block, p.n_blocks, target is None, need_sq, p.chunks,
-               mirror, mirror and pair_spread, draws)
+               mirror, mirror and pair_spread, draws, absolute)
         steps = shared_steps(self._known, "gradient")   # one per model and configuration
         if cfg not in steps:
             steps[cfg] = make_step(self._known, *cfg)

@@ -188,8 +188,8 @@ class Saliency(_GradientMethod):
 
     def _compute(self, x: Any, target: Any, batch: int) -> tuple:
         g, _, p = self.engine.run(point_sampler, x, None, (), target, 1, batch,
-                                  progress=self.progress)
-        return (tmap(lambda a: np.abs(a, out=a), g) if self.abs else g), None, p, 1, {}
+                                  progress=self.progress, absolute=self.abs)
+        return g, None, p, 1, {}
 
 
 class GradientXInput(_GradientMethod):
