@@ -93,8 +93,8 @@ def methods(fn, X, Xg, background, groups):
     explains 32 copies of it and Lime (one baseline row) 16 copies of ``X``: as many
     model rows as SmoothGrad's 32 samples and KernelShap's 16 background rows (4096
     saliency rows of the 30-feature MLP are 2 ms of work, a measure of per-call overhead,
-    not throughput); the rows "(small call)" explain X or Xg as it is. Calls under 20 ms run back to back
-    (up to 8 a timing), as the limit's small batches do."""
+    not throughput); the rows "(small call)" explain X or Xg as it is. Calls under 20 ms
+    run back to back (up to 8 a timing), as the limit's small batches do."""
     kw = dict(progress=False)
     g = {} if groups is None else {"groups": groups}
     bg16 = background[:16]

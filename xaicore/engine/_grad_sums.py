@@ -44,7 +44,7 @@ def _not_finite(y: jax.Array, g: Any, r: int, block: int) -> tuple[jax.Array, ja
 
 
 def bad_counts(y: jax.Array, g: Any, sums: Any, real: jax.Array, r: int, block: int
-                ) -> jax.Array:
+               ) -> jax.Array:
     """``int32[r, 2]``: per row, the real points of this block whose outputs are not
     finite, and those with finite outputs whose gradients ``g`` are not.
 

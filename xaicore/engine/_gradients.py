@@ -65,7 +65,7 @@ def target_gradients(fn: ModelFn, params: Any, x: Any, target: jax.Array,
     ``per_point``: a vmapped ``value_and_grad`` of each point's own output; else one
     backward pass of the batch with one-hot cotangents. The same numbers; measured
     (2-core x86-64, step alone): per point 2-13% faster on a 30-feature MLP, 1-2% on a
-    64-feature one, and on a 32x32x3 CNN 20% faster for one sample a row but 10% slower
+    64-feature one, and on a 32x32x3 CNN 20% faster for one sample a row but 2-15% slower
     for blocks of 32-64 samples (XLA's convolutions over the vmapped axis), hence
     :func:`make_step`'s choice (one sample, or rows of at most
     :data:`~xaicore.engine._grad_plan.LOOP_MAX_ELEMENTS` elements).
