@@ -1,5 +1,6 @@
-"""KernelShap's ``ard`` option: where ``"auto"`` turns the per-player priors on (a model
-that costs far more than the step) and off (a tiny model), and what it changes."""
+"""KernelShap's ``ard`` and ``sparse`` options: where ``"auto"`` turns the per-player
+priors and the sparse step on (a model that costs far more than the step) and off (a tiny
+model), and what they change."""
 from __future__ import annotations
 
 import keras
@@ -9,7 +10,8 @@ import pytest
 import xaicore
 from xaicore._errors import InputError
 from xaicore.kernels._ard import ard_flops
-from xaicore.methods._ard_choice import CPU_RATIO, model_flops_per_row
+from xaicore.kernels._sparse_step import sparse_applies, sparse_seconds
+from xaicore.methods._step_cost import CPU_RATIO, HOST_FLOPS, model_flops_per_row
 
 
 def _dense(widths, seed=0):
@@ -44,6 +46,47 @@ def test_auto_follows_the_models_cost(data):
     assert kb.ard and not kt.ard
 
 
+def test_sparse_auto_follows_the_models_cost(data):
+    """At 1024 coalitions (511 pairs: the sparse step applies) the big model's 8192 rows
+    an instance cost far more than the step's bound for its 2 outputs; the tiny one's do
+    not; at 128 coalitions the step does not apply at all."""
+    big = xaicore.export(_dense([12, 1024, 1024, 2]))
+    tiny = xaicore.export(_dense([12, 4, 1]))
+    bg = data[:8]
+    kb = xaicore.KernelShap(big, bg, n_samples=1024, seed=0, progress=False)
+    kt = xaicore.KernelShap(tiny, bg, n_samples=1024, seed=0, progress=False)
+    for k, fn in ((kb, big), (kt, tiny)):
+        assert sparse_applies(k.spectral)
+        step = HOST_FLOPS * sparse_seconds(k.spectral) * fn.n_outputs
+        want = model_flops_per_row(fn, data[0]) * 1024 * 8 >= CPU_RATIO * step
+        assert k.sparse is want
+    assert kb.sparse and not kt.sparse
+    few = xaicore.KernelShap(big, bg, n_samples=128, progress=False)
+    assert not sparse_applies(few.spectral) and few.sparse is False
+    forced = xaicore.KernelShap(tiny, bg, n_samples=1024, sparse=True, progress=False)
+    assert forced.sparse is True
+    on = kb.explain(data[8:10])
+    off = xaicore.KernelShap(big, bg, n_samples=1024, sparse=False, progress=False)
+    assert on.params["sparse"] is True
+    np.testing.assert_allclose(on.values, off.explain(data[8:10]).values,  # nothing sparse
+                               rtol=1e-6, atol=1e-7)                       # in an MLP game
+
+
+def test_cost_of_a_shape_polymorphic_export(data):
+    """A model exported through the TensorFlow bridge (``jax.export`` with a symbolic
+    batch: the road of every TensorFlow-backend Keras model; a JAX-backend model takes it
+    here) has its FLOPs counted too (its lowered form has no cost analysis: the compiled
+    one's is used), the same as the direct export's."""
+    from xaicore.exporting._export import _from_bridge
+    from xaicore.exporting._tf_bridge import export_tf_model
+
+    model = _dense([12, 64, 2])
+    bridged = _from_bridge(export_tf_model(model))
+    want = model_flops_per_row(xaicore.export(model), data[0])
+    assert want >= 2 * (12 * 64 + 64 * 2)
+    assert model_flops_per_row(bridged, data[0]) == pytest.approx(want, rel=0.2)
+
+
 def test_true_and_false_and_what_they_change(data):
     fn = xaicore.export(_dense([12, 16, 1], seed=1))
     on = xaicore.KernelShap(fn, data[:4], n_samples=128, ard=True, progress=False)
@@ -63,3 +106,5 @@ def test_bad_ard_names_the_argument(data):
     fn = xaicore.export(_dense([12, 4, 1]))
     with pytest.raises(InputError, match=r"ard: expected 'auto', True or False, got 'yes'"):
         xaicore.KernelShap(fn, data[:4], ard="yes")
+    with pytest.raises(InputError, match=r"sparse: expected 'auto', True or False, got 1"):
+        xaicore.KernelShap(fn, data[:4], sparse=1)
