@@ -117,11 +117,13 @@ def test_merge_sums_counts_and_keeps_maxima():
         return xaicore.Attribution(values=np.ones((rows, 3)), base_values=np.zeros(rows),
                                    data=np.zeros((rows, 3)), method="M",
                                    stats={"model_rows": 10 * rows, "forward_rows": rows,
-                                          "seconds": 0.5, "max_completeness_gap": gap,
+                                          "seconds": 0.5, "host_seconds": 0.25,
+                                          "max_completeness_gap": gap,
                                           "compiles": 1, "completeness_gap": np.full(rows, gap)})
     m = _jobs.merge([part(2, 1e-3), part(3, 1e-2)])
     assert m.values.shape == (5, 3) and m.stats["model_rows"] == 50
     assert m.stats["forward_rows"] == 5 and m.stats["seconds"] == 1.0
+    assert m.stats["host_seconds"] == 0.5
     assert m.stats["max_completeness_gap"] == 1e-2 and m.stats["compiles"] == 1
     np.testing.assert_array_equal(m.stats["completeness_gap"], [1e-3] * 2 + [1e-2] * 3)
 

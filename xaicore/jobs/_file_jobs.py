@@ -89,7 +89,7 @@ def merge(parts: list[Attribution]) -> Attribution:
         if isinstance(value, np.ndarray) and all(
                 isinstance(v, np.ndarray) and len(v) == r for v, r in zip(vals, rows)):
             stats[key] = np.concatenate(vals, axis=0)
-        elif key in ("model_rows", "forward_rows", "seconds"):
+        elif key in ("model_rows", "forward_rows", "seconds", "host_seconds"):
             stats[key] = type(value)(sum(vals))
         elif key.startswith("max_") or key == "compiles":
             stats[key] = max(vals)

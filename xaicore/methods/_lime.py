@@ -200,7 +200,8 @@ class Lime(ShapleyMethod):
             An :class:`Attribution`: ``values`` are the ridge coefficients,
             ``base_values`` the intercepts (the surrogate's output with every player
             absent, not the expected output); ``stats`` hold ``model_rows``, ``seconds``,
-            ``coalitions`` (distinct samples fitted), ``compiles`` and ``score``, the
+            ``host_seconds`` (of them, the fits'), ``coalitions`` (distinct samples
+            fitted), ``compiles`` and ``score``, the
             weighted R^2 of each fit (as lime's ``score``; 1 where the output is constant
             over the samples), shaped like ``base_values``.
         """
@@ -219,6 +220,7 @@ class Lime(ShapleyMethod):
         y[:, self._full] = v1[:, None]
         y[:, self._empty] = v0[:, None]
         y[:, self._mid] = mid
+        t_host = time.perf_counter()
         with one_blas_thread():
             coef = np.matmul(self.operator, y)                          # [n, M + 1, O]
             score = self._score(y, coef, self.design_weights, self._gram)
@@ -228,6 +230,7 @@ class Lime(ShapleyMethod):
                 if not act.all():
                     r = np.flatnonzero(which.reshape(-1) == j)
                     coef[r], score[r] = self._restricted_fit(act, y[r])
+        t_host = time.perf_counter() - t_host
         base, phi = coef[:, 0], coef[:, 1:]
         if t is not None:
             phi, base, score = phi[..., 0], base[:, 0], score[:, 0]
@@ -236,6 +239,7 @@ class Lime(ShapleyMethod):
                                    + ((prep.n if self.masking is not None else k)
                                       if self._empty.size else 0)),
                  "coalitions": len(self.design), "seconds": time.perf_counter() - t0,
+                 "host_seconds": t_host,
                  "compiles": self.engine.compiled, "score": score}
         return self._result(prep, phi, base, stats, players)
 

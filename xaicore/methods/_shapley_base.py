@@ -237,8 +237,9 @@ class ShapleyMethod(Method):
 
         Returns:
             An :class:`Attribution`; ``base_values`` is the (link of the) expected output
-            over the background; ``stats`` hold ``model_rows``, ``seconds``,
-            ``max_efficiency_gap`` and, where the estimator has one, ``stderr``;
+            over the background; ``stats`` hold ``model_rows``, ``seconds`` (the call's),
+            ``host_seconds`` (of them, the estimator's host work: solves, standard
+            errors), ``max_efficiency_gap`` and, where the estimator has one, ``stderr``;
             ``groups`` the players' maps, one per row (when players were groups).
         """
         t0 = time.perf_counter()
@@ -256,6 +257,7 @@ class ShapleyMethod(Method):
                  for r0 in range(0, prep.n, block)]
         phi, base, gap = (np.concatenate([q[i] for q in parts]) for i in range(3))
         stats = parts[0][4]
+        stats["host_seconds"] = sum(q[4]["host_seconds"] for q in parts)
         if parts[0][3] is not None:
             stats["stderr"] = np.concatenate([q[3] for q in parts])
         k = 1 if self.masking is not None else len(self.background)
@@ -274,6 +276,7 @@ class ShapleyMethod(Method):
         if t is not None:   # solve for the targeted output only: [n, S, 1], [n, 1]
             rows = np.arange(prep.n)
             v, base, v1 = v[rows, :, t][..., None], base[rows, t][:, None], v1[rows, t][:, None]
+        t0 = time.perf_counter()
         with one_blas_thread():
             phi, stats = self._estimate(v, base, v1)
             se = stats.pop("stderr", None)
@@ -288,6 +291,7 @@ class ShapleyMethod(Method):
                     phi[r] = sub_phi
                     if se is not None:
                         se[r] = sub_se
+        stats["host_seconds"] = time.perf_counter() - t0
         gap = np.abs(phi.sum(axis=1) - (v1 - base))         # [n, O]
         if t is not None:
             phi, base, gap = phi[..., 0], base[:, 0], gap[:, 0]
