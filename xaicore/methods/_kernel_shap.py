@@ -14,7 +14,7 @@ from ..kernels._ard import ard_applies
 from ..kernels._sparse_step import sparse_applies
 from ..kernels._wls import apply_operator
 from ._shapley_base import ShapleyMethod
-from ._step_cost import ard_pays, sparse_pays
+from ._step_cost import ard_pays, model_flops_per_row, sparse_pays
 
 #: Largest player count for which ``estimator="auto"`` picks the cubic estimate when the
 #: coalitions are not paired (its host solve grows as ``C(M, 3)**3`` per row: ~0.2 ms at
@@ -215,8 +215,14 @@ class KernelShap(ShapleyMethod):
         if not isinstance(bg, np.ndarray):
             return False
         if which == "ard":
-            return ard_pays(self.fn, bg[0], n_samples * len(bg), design)
-        return sparse_pays(self.fn, bg[0], n_samples * len(bg), design, self.fn.n_outputs)
+            return ard_pays(self._row_flops, n_samples * len(bg), design)
+        return sparse_pays(self._row_flops, n_samples * len(bg), design, self.fn.n_outputs)
+
+    def _row_flops(self) -> float | None:
+        """The model's FLOPs for one background row (XLA's cost analysis, once)."""
+        if "_flops" not in self.__dict__:
+            self._flops = model_flops_per_row(self.fn, self.background[0])
+        return self._flops
 
     def _restricted(self, active: np.ndarray, v: np.ndarray, v0: np.ndarray,
                     v1: np.ndarray, phi: np.ndarray, se: np.ndarray | None) -> None:

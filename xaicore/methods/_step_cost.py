@@ -16,6 +16,7 @@ way), decided once per explainer.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,10 +53,10 @@ def model_flops_per_row(fn: Any, row: np.ndarray) -> float | None:
     return None
 
 
-def _pays(fn: Any, row: np.ndarray | None, model_rows: int, step_flops: float) -> bool:
-    """True where the model's FLOPs for one instance (``model_rows`` forward rows like
-    ``row``) are at least the ratio of this device times ``step_flops``."""
-    per_row = None if row is None else model_flops_per_row(fn, row)
+def _pays(per_row: float | None, model_rows: int, step_flops: float) -> bool:
+    """True where the model's FLOPs for one instance (``model_rows`` forward rows of
+    ``per_row`` FLOPs; None: unknown) are at least the ratio of this device times
+    ``step_flops``."""
     if per_row is None:
         return False
     import jax
@@ -64,22 +65,23 @@ def _pays(fn: Any, row: np.ndarray | None, model_rows: int, step_flops: float) -
     return per_row * model_rows >= ratio * step_flops
 
 
-def ard_pays(fn: Any, row: np.ndarray | None, model_rows: int, design: Any) -> bool:
-    """Whether the ARD step pays for one instance of ``model_rows`` rows like ``row``."""
+def ard_pays(per_row: Callable[[], float | None], model_rows: int, design: Any) -> bool:
+    """Whether the ARD step pays for one instance of ``model_rows`` rows of ``per_row()``
+    FLOPs (called only where the step applies)."""
     from ..kernels._ard import ard_applies, ard_flops
 
     if design is None or not ard_applies(design):
         return False
-    return _pays(fn, row, model_rows, ard_flops(design))
+    return _pays(per_row(), model_rows, ard_flops(design))
 
 
-def sparse_pays(fn: Any, row: np.ndarray | None, model_rows: int, design: Any,
+def sparse_pays(per_row: Callable[[], float | None], model_rows: int, design: Any,
                 outputs: int) -> bool:
     """Whether the sparse step (run per row and output) pays for one instance of
-    ``model_rows`` rows like ``row`` with ``outputs`` outputs (all the model's: the
-    bound of a call's)."""
+    ``model_rows`` rows of ``per_row()`` FLOPs with ``outputs`` outputs (all the model's:
+    the bound of a call's)."""
     from ..kernels._sparse_step import sparse_applies, sparse_seconds
 
     if design is None or not sparse_applies(design):
         return False
-    return _pays(fn, row, model_rows, HOST_FLOPS * sparse_seconds(design) * outputs)
+    return _pays(per_row(), model_rows, HOST_FLOPS * sparse_seconds(design) * outputs)
