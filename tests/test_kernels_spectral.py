@@ -351,6 +351,45 @@ def test_sparse_step_leaves_smooth_games_and_small_budgets_alone():
         assert np.array_equal(on, off)
 
 
+def test_split_half_check_covers_a_voting_game():
+    """Weighted voting games on 16 players (a threshold: every order of interaction) at
+    4096 coalitions, where the grid's priors are too sure of the high orders: the
+    split-half check widens the standard errors to cover (without it 0.83 here). Its
+    halves exist only where each half has a flat first order, and it never narrows."""
+    import dataclasses
+
+    m = 16
+    masks, exact = K.exact_operator(m)
+    games = []
+    for r in range(6):
+        rng = np.random.default_rng(r)
+        w = rng.uniform(0.5, 2, m)
+        games.append((w, w.sum() * rng.uniform(0.4, 0.6)))
+
+    def values(z):                                                     # [games, k]
+        return np.stack([(z @ w >= th).astype(float) for w, th in games])
+    truth = values(masks) @ exact.T                                    # [games, M]
+    v0, v1 = values(np.zeros((1, m), bool)), values(np.ones((1, m), bool))
+    inside, widened = [], []
+    for seed in range(3):
+        c = K.sample_coalitions(m, 4096, seed=seed)
+        d = K.spectral_design(c.masks)
+        assert len(d.halves) == 2 and d.halves[0][0][0] == 0 == d.halves[1][0][0]
+        phi, se = K.solve_spectral(None, None, values(c.masks), v0, v1, design=d,
+                                   return_se=True)
+        plain, se0 = K.solve_spectral(None, None, values(c.masks), v0, v1,
+                                      design=dataclasses.replace(d, halves=()),
+                                      return_se=True)
+        np.testing.assert_array_equal(phi, plain)               # the means are unchanged
+        assert np.all(se >= se0)
+        widened.extend(se[:, 0] > se0[:, 0])
+        inside.append(np.abs(phi - truth) <= 2 * se)
+    assert 0.88 <= np.mean(inside) <= 1.0, np.mean(inside)
+    assert np.mean(widened) > 0.3
+    few = K.spectral_design(K.sample_coalitions(m, 80, seed=0).masks)   # 41 obs < 2 x 48
+    assert few.halves == ()
+
+
 def test_sparse_step_standard_errors_cover():
     """With the sparse step, the standard errors hold the spread of the terms'
     coefficients besides the kriged rest's: 8 games of 40 unanimity terms (orders 1-5) on

@@ -19,7 +19,9 @@ surrogate (kriging). Consequences:
 * the full coalition is interpolated, so efficiency holds exactly (to rounding, restored
   exactly); a full enumeration interpolates the whole game: exact Shapley values;
 * the posterior variance gives standard errors (scaled per row and output by the
-  evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior);
+  evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior), widened where
+  the estimates of the two halves of the pairs differ by more than their own spreads say
+  (:mod:`._split_check`; where each half has a flat first order);
 * empirical Bayes: by default the design holds a grid of ratios (``DEFAULT_RHOS``) and
   the estimate averages their posterior means, per row and output, by their marginal
   likelihood at the ML scale (``-dof/2 log(y'Qy/dof) - 1/2 log det``, restricted to the
@@ -48,6 +50,7 @@ from ._kriging import chol_parts as _chol_parts
 from ._kriging import krige, log_evidence
 from ._mobius import _mobius_parts, mobius_weights
 from ._sparse_step import SPARSE_PAIRS, sparse_applies, sparse_step  # noqa: F401
+from ._split_check import split_half_ratio
 from ._wls import _check_design, _check_values
 
 #: A ratio of the prior variance of consecutive odd orders (``V_{t+2} / V_t``) that fits
@@ -121,6 +124,7 @@ class SpectralDesign:
     rho: float | tuple    # the prior ratio, or the grid of them
     mobius: tuple = ()    # the Moebius priors' ratios (after the Fourier ones in P, ...)
     z: np.ndarray | None = None   # bool[U, M] the first coalition of each pair
+    halves: tuple = ()    # ((obs int[h], P float[G, M, h], post float[G, M]) x 2) or ()
 
     @property
     def enumerates_all(self) -> bool:
@@ -194,6 +198,11 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
     sub = rows.size < n
     t = np.arange(1, m + 1)
     out = {k: [] for k in ("P", "post", "chol", "a", "beta", "logdet")}
+    # the split-half check of the standard errors (._split_check): the full coalition
+    # and every other pair each, where each half alone has a flat first order
+    halves = [np.r_[0, np.arange(1 + i, n, 2)] for i in (0, 1)] \
+        if flat and (n - 1) // 2 + 1 >= 3 * m and len(priors) > 1 else []
+    half_p = [([], []) for _ in halves]
     for kind, r in priors:
         if kind == "f":
             var = order_variances(m, r)
@@ -213,6 +222,12 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
         pw, beta, post = krige(chol, a, ginv, cross, prior, flat)
         out["P"].append(solve_triangular(chol, pw.T, lower=True, trans="T").T)
         out["post"].append(post)
+        for h, (ph, vh) in zip(halves, half_p):
+            parts = _prior(x[h], dist[np.ix_(h, h)], var, flat, nugget) if kind == "f" \
+                else _chol_parts(x[h], cov[np.ix_(h, h)], flat, nugget)
+            pw_h, _, post_h = krige(parts[0], parts[1], parts[2], cross[:, h], prior, flat)
+            ph.append(solve_triangular(parts[0], pw_h.T, lower=True, trans="T").T)
+            vh.append(post_h)
         if sub:                    # the evidence on the subset of observations
             if kind == "f":
                 chol, a, ginv, logdet = _prior(x[rows], dist[np.ix_(rows, rows)], var, flat,
@@ -227,9 +242,11 @@ def spectral_design(masks: np.ndarray, weights: np.ndarray | None = None, *,
         out["logdet"].append(logdet)
     arrs = {k: np.ascontiguousarray(np.array(v, dtype=np.float64)) for k, v in out.items()}
     zp = np.ascontiguousarray(z[pairs[:, 0]])
-    for arr in (pairs, rows, zp, *arrs.values()):
+    split = tuple((h, np.array(ph), np.array(vh)) for h, (ph, vh) in zip(halves, half_p))
+    for arr in (pairs, rows, zp, *arrs.values(), *(a for hv in split for a in hv)):
         arr.flags.writeable = False
-    return SpectralDesign(pairs=pairs, rows=rows, z=zp, rho=float(grid[0]) if rho is not None
+    return SpectralDesign(pairs=pairs, rows=rows, z=zp, halves=split,
+                          rho=float(grid[0]) if rho is not None
                           and len(grid) == 1 and not isinstance(rho, (tuple, list, np.ndarray))
                           else tuple(float(r) for r in grid),
                           mobius=tuple(float(r) for r in lams), **arrs)
@@ -328,8 +345,9 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = Fa
         w /= w.sum(axis=0, keepdims=True)
     phi = np.zeros((n, m, o))
     second = np.zeros((n, m, o)) if return_se else None
-    for k in range(g):
-        pk = np.matmul(d.P[k], y)                                      # [n, M, O]
+    flat_y = y.transpose(1, 0, 2).reshape(y.shape[1], n * o)          # one GEMM a prior
+    for k in range(g):             # (3x the batched matrix-vector products of matmul)
+        pk = (d.P[k] @ flat_y).reshape(m, n, o).transpose(1, 0, 2)     # [n, M, O]
         phi += w[k][:, None, :] * pk
         if return_se:
             second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
@@ -348,6 +366,8 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = Fa
     if return_se:
         se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
             d.post[0][None, :, None] * q[0][:, None, :])
+        if d.halves:
+            se = se * np.sqrt(split_half_ratio(d, y, w, q))[:, None, :]
         se = se * scale
     return phi * scale, se, best
 
