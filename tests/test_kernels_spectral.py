@@ -375,6 +375,7 @@ def test_split_half_check_covers_a_voting_game():
         c = K.sample_coalitions(m, 4096, seed=seed)
         d = K.spectral_design(c.masks)
         assert len(d.halves) == 2 and d.halves[0][0][0] == 0 == d.halves[1][0][0]
+        assert d.nbytes > dataclasses.replace(d, halves=()).nbytes      # counted in caches
         phi, se = K.solve_spectral(None, None, values(c.masks), v0, v1, design=d,
                                    return_se=True)
         plain, se0 = K.solve_spectral(None, None, values(c.masks), v0, v1,

@@ -127,6 +127,12 @@ class SpectralDesign:
     halves: tuple = ()    # ((obs int[h], P float[G, M, h], post float[G, M]) x 2) or ()
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of the design's arrays (the split-half operators included)."""
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray)) + sum(
+            a.nbytes for h in self.halves for a in h)
+
+    @property
     def enumerates_all(self) -> bool:
         """The pairs hold every coalition (``U + 1 >= 2^(M-1)``): every prior then gives
         the exact values, and the per-row steps have nothing to add."""

@@ -274,9 +274,7 @@ class KernelShap(ShapleyMethod):
         _, first = np.unique(z, axis=0, return_index=True)
         keep &= np.isin(np.arange(len(z)), first)
         cache[key] = keep, kernels.spectral_design(z[keep])
-        size = lambda kd: sum(a.nbytes for a in vars(kd[1]).values()  # noqa: E731
-                              if isinstance(a, np.ndarray))
-        while len(cache) > 1 and sum(size(d) for d in cache.values()) > ROW_DESIGN_BYTES:
+        while len(cache) > 1 and sum(d.nbytes for _, d in cache.values()) > ROW_DESIGN_BYTES:
             cache.popitem(last=False)
         return cache[key]
 
