@@ -285,10 +285,10 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
             (:mod:`xaicore.kernels._sparse`) and keep them where the evidence gain pays
             for them: their exact Shapley values plus the kriged rest (with at least
             ``3 M`` observations and :data:`SPARSE_PAIRS` pairs, short of a full
-            enumeration; elsewhere a no-op). Off by default: it costs 1-25 ms a row and
-            output on the host at 1024-4096 coalitions (compiled search, numba), more
-            than the model at most sizes; 2-2.4x lower error on sparse unanimity games at
-            4096.
+            enumeration; elsewhere a no-op). Off by default here: it costs 1-15 ms a row
+            and output on the host at 1024-4096 coalitions (compiled search, numba);
+            ``KernelShap(sparse="auto")`` runs it where the model costs far more. 2-2.4x
+            lower error on sparse unanimity games at 4096 coalitions.
         ard: Per row, add per-player (ARD) Fourier priors, weighted by the row's own
             stationary estimate (its outputs share them), to the grid's model average
             (:mod:`xaicore.kernels._ard`; with the default grid, at most 32 players and
