@@ -23,13 +23,13 @@ def test_kernel_and_cross_covariance_match_explicit_fourier_features():
     c = rng.uniform(0.0, 1.0, size=(2, m + 1))
     c[:, 0::2] = 0.0                     # the even orders carry no Shapley value
     cov = np.empty((2, n, n))
-    _ard._cov(x, w, c, cov)
+    _ard._cov(x, w, c, cov, m)
     b = np.zeros_like(c)
     b[:, 1:] = c[:, 1:] * 2.0 / np.arange(1, m + 1)
     cross = np.empty((2, m, n))
-    _ard._grad(x, w, b, cross)
+    _ard._grad(x, w, b, cross, m)
     prior = np.empty((2, m, 1))
-    _ard._grad(np.ones((1, m)), w, b * 2.0 / np.maximum(np.arange(m + 1), 1), prior)
+    _ard._grad(np.ones((1, m)), w, b * 2.0 / np.maximum(np.arange(m + 1), 1), prior, m)
     for h in range(2):       # the same sums, one odd term at a time
         var = {T: c[h, len(T)] * np.prod(w[list(T)]) for T in _odd_sets(m)}
         chi = {T: x[:, list(T)].prod(axis=1) for T in var}
@@ -147,3 +147,38 @@ def test_one_fourier_ratio_with_moebius_priors():
     on = K.solve_spectral(None, None, f(c.masks)[None], *ends, design=d)
     off = K.solve_spectral(None, None, f(c.masks)[None], *ends, design=d, ard=False)
     assert not np.allclose(on, off)
+
+
+def test_orders_of_negligible_prior_variance_are_left_out_exactly(monkeypatch):
+    """The recurrences stop at the highest order whose prior variance is not negligible:
+    the same kernel as the full recurrence where ``c`` is zero above that order, and the
+    same fits as with no order left out; 64 players (past the former 32) run the step."""
+    rng = np.random.default_rng(5)
+    m, n = 20, 12
+    x = rng.choice([-1.0, 1.0], size=(n, m))
+    w = rng.uniform(0.1, 3.0, size=m)
+    c = np.zeros((2, m + 1))
+    c[:, 1:8:2] = rng.uniform(0.1, 1.0, size=(2, 4))          # orders 1, 3, 5, 7 only
+    b = np.zeros_like(c)
+    b[:, 1:] = c[:, 1:] * 2.0 / np.arange(1, m + 1)
+    outs = {}
+    for top in (7, m):
+        cov, cross = np.empty((2, n, n)), np.empty((2, m, n))
+        _ard._cov(x, w, c, cov, top)
+        _ard._grad(x, w, b, cross, top)
+        outs[top] = cov, cross
+    for a, b_ in zip(outs[7], outs[m]):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-14)
+    mm = 64
+    cs = K.sample_coalitions(mm, 200, seed=1)
+    d = K.spectral_design(cs.masks)
+    assert _ard.ard_applies(d)
+    f = _heredity_game(mm, 3)
+    y = np.concatenate([[[(f(np.ones((1, mm), bool))[0] - f(np.zeros((1, mm), bool))[0]) / 2]],
+                        ((f(cs.masks)[d.pairs[:, 0]] - f(cs.masks)[d.pairs[:, 1]]) / 2)[:, None]])
+    pi = np.full(mm, 1.0 / mm)
+    cut = _ard.ard_fits(d, y, pi, [0.002])
+    monkeypatch.setattr(_ard, "NEGLIGIBLE", 0.0)
+    full = _ard.ard_fits(d, y, pi, [0.002])
+    for a, b_ in zip(cut, full):
+        np.testing.assert_allclose(a, b_, rtol=1e-9, atol=1e-12)

@@ -31,22 +31,30 @@ from ._kriging import chol_parts, krige, log_evidence
 #: Mixing weights ``a`` of the player weights ``w = (1 - a) + a M pi`` (``a = 0`` is the
 #: stationary prior, already in the grid).
 ARD_ALPHAS = (0.9,)
-#: Largest number of players the step runs with (its kernel is ``O(n^2 M^2)``).
-ARD_MAX_PLAYERS = 32
+#: Largest number of players the step runs with (its kernel is ``O(n^2 M t)``, ``t`` the
+#: highest order of non-negligible prior variance: at most ``M``). Up to 32 players it
+#: measured 0.82x the error of the stationary grid on the model games; at 64 (an MLP on
+#: scikit-learn's digits) 0.84-0.92x, and 0.87-0.92x on sums of unanimity games at 60
+#: and 100 players, at 64-256 coalitions (``benchmarks/RESULTS.md``, session 14).
+ARD_MAX_PLAYERS = 128
 #: Largest number of observations (complement pairs + 1) it runs with (``O(n^3)`` a prior).
 ARD_MAX_OBSERVATIONS = 257
 #: The ARD priors of a row take the ``rho`` of this many stationary Fourier priors of
 #: highest evidence (None: every one of the grid).
 ARD_TOP = 1
+#: Orders whose prior variance is below this share of the largest order's are left out
+#: of the kernel's recurrences (their terms change the covariances by less than that).
+NEGLIGIBLE = 1e-15
 #: The fixed per-row cost of the step (Python and LAPACK calls, about 0.6 ms measured at
 #: 3 GFLOP/s, ``benchmarks/bench_ard_cost.py``) in FLOPs, for :func:`ard_flops`.
 FIXED_FLOPS = 2e6
 
 
 @njit(cache=True)
-def _cov(x, w, c, out):
-    """``out[h, k, p] = sum_t c[h, t] e_t(w x_k x_p)`` (odd ``t``; ``x`` +-1): for each
-    ``k``, the recurrence runs over every ``p <= k`` at once (the inner loops vectorise)."""
+def _cov(x, w, c, out, top):
+    """``out[h, k, p] = sum_t c[h, t] e_t(w x_k x_p)`` (odd ``t <= top``; ``x`` +-1): for
+    each ``k``, the recurrence runs over every ``p <= k`` at once (the inner loops
+    vectorise), up to order ``top`` (``c`` is zero above it)."""
     n, m = x.shape
     xt = np.ascontiguousarray(x.T)
     e = np.zeros((m + 1, n))
@@ -60,15 +68,16 @@ def _cov(x, w, c, out):
             wk = w[j] * xt[j, k]
             for p in range(kk):
                 u[p] = wk * xt[j, p]
-            for p in range(kk):
-                e[j + 1, p] = u[p] * e[j, p]
-            for t in range(j, 0, -1):
+            if j < top:
+                for p in range(kk):
+                    e[j + 1, p] = u[p] * e[j, p]
+            for t in range(min(j, top), 0, -1):
                 for p in range(kk):
                     e[t, p] += u[p] * e[t - 1, p]
         for h in range(c.shape[0]):
             for p in range(kk):
                 acc[p] = 0.0
-            for t in range(1, m + 1, 2):
+            for t in range(1, top + 1, 2):
                 ch = c[h, t]
                 for p in range(kk):
                     acc[p] += ch * e[t, p]
@@ -78,9 +87,10 @@ def _cov(x, w, c, out):
 
 
 @njit(cache=True)
-def _grad(x, w, b, out):
+def _grad(x, w, b, out, top):
     """``out[h, i, k] = w_i x_ki dF_h/du_i`` at ``u = w x_k``, ``F_h(u) = sum_t b[h, t]
-    e_t(u)``: the forward recurrence kept, then run backwards for every ``i`` at once."""
+    e_t(u)`` (``b`` zero above order ``top``): the forward recurrence kept, then run
+    backwards for every ``i`` at once."""
     n, m = x.shape
     e = np.empty((m + 1, m + 1))
     adj = np.empty(m + 2)
@@ -92,7 +102,7 @@ def _grad(x, w, b, out):
         e[0, 0] = 1.0
         for j in range(m):                       # e[j]: the polynomials of players < j
             e[j + 1, 0] = 1.0
-            for t in range(1, m + 1):
+            for t in range(1, top + 1):
                 e[j + 1, t] = e[j, t] + u[j] * e[j, t - 1]
         for h in range(b.shape[0]):
             for t in range(m + 1):
@@ -100,11 +110,17 @@ def _grad(x, w, b, out):
             adj[m + 1] = 0.0
             for j in range(m - 1, -1, -1):       # adj: dF / d e[j + 1]
                 s = 0.0
-                for t in range(1, m + 1):
+                for t in range(1, top + 1):
                     s += adj[t] * e[j, t - 1]
                 out[h, j, k] = w[j] * x[k, j] * s
-                for t in range(m + 1):
+                for t in range(top + 1):
                     adj[t] += u[j] * adj[t + 1]
+
+
+def top_order(var: np.ndarray) -> int:
+    """The highest order of non-zero prior variance in ``var [R, M + 1]`` (at least 1)."""
+    live = np.flatnonzero(np.any(var > 0, axis=0))
+    return int(live[-1]) if live.size else 1
 
 
 def esym(w: np.ndarray) -> np.ndarray:
@@ -149,6 +165,8 @@ def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10,
     var = np.array([order_variances(m, r) for r in rhos])             # [R, M + 1]
     if flat:
         var[:, 1] = 0.0
+    var = np.where(var > NEGLIGIBLE * var.max(axis=1, keepdims=True), var, 0.0)
+    top = top_order(var)
     floor = 1e-24 * np.mean(y ** 2, axis=0) + 1e-300                  # [O]
     means, les, posts = [], [], []
     for a in ARD_ALPHAS:
@@ -156,13 +174,13 @@ def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10,
         et = esym(w)
         c = np.where(et > 0, var / np.where(et > 0, et, 1.0), 0.0)    # [R, M + 1]
         cov = np.empty((len(rhos), n, n))
-        _cov(x, w, c, cov)
+        _cov(x, w, c, cov, top)
         b = np.zeros_like(c)
         b[:, 1:] = c[:, 1:] * 2.0 / t[1:]
         cross = np.empty((len(rhos), m, n))
-        _grad(x, w, b, cross)
+        _grad(x, w, b, cross, top)
         prior = np.empty((len(rhos), m, 1))
-        _grad(np.ones((1, m)), w, b * 2.0 / np.maximum(t, 1.0), prior)
+        _grad(np.ones((1, m)), w, b * 2.0 / np.maximum(t, 1.0), prior, top)
         for h in range(len(rhos)):
             chol, aw, ginv, logdet = chol_parts(x, cov[h], flat, nugget)
             pw, beta, post = krige(chol, aw, ginv, cross[h], prior[h, :, 0], flat)
@@ -211,7 +229,14 @@ def ard_average(d, y: np.ndarray, le: np.ndarray, phi: np.ndarray, second) -> No
 
 def ard_flops(d) -> float:
     """Host floating-point operations of the step for one row (one prior: its kernel
-    recurrence, factorisation and solves, plus :data:`FIXED_FLOPS` for the calls' fixed
-    cost), to weigh against the model's cost."""
+    recurrence up to the highest order of non-negligible prior variance under the grid's
+    largest Fourier ratio, the factorisation and solves, plus :data:`FIXED_FLOPS` for the
+    calls' fixed cost), to weigh against the model's cost."""
+    from ._spectral import order_variances
+
     m, n = d.P.shape[1], d.pairs.shape[0] + 1
-    return n * n * m * m / 2.0 + n ** 3 / 3.0 + 4.0 * n * n * m + FIXED_FLOPS
+    rho = max(d.rho) if isinstance(d.rho, tuple) else d.rho
+    var = order_variances(m, rho)[None]
+    top = min(m, top_order(np.where(var > NEGLIGIBLE * var.max(), var, 0.0)))
+    return n * n * (2.0 * m * top - top * top) / 2.0 + n ** 3 / 3.0 + 4.0 * n * n * m \
+        + FIXED_FLOPS

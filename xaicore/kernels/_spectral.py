@@ -34,8 +34,9 @@ surrogate (kriging). Consequences:
   odd parts' covariance is still a closed form; the evidence weighs them against the
   Fourier ones on the same observations (they help games of few-player AND-like terms and
   smooth games; about neutral elsewhere).
-* with at most 32 players and 257 observations, per-player (ARD) priors weighted by each
-  row's own estimate join the average (:mod:`._ard`: a factorisation per row, a few ms).
+* with at most 128 players and 257 observations, per-player (ARD) priors weighted by each
+  row's own estimate join the average (:mod:`._ard`: a factorisation per row, a few ms
+  to tens of ms).
 """
 from __future__ import annotations
 
@@ -291,7 +292,7 @@ def solve_spectral(masks: np.ndarray | None, weights: np.ndarray | None, v: np.n
             lower error on sparse unanimity games at 4096 coalitions.
         ard: Per row, add per-player (ARD) Fourier priors, weighted by the row's own
             stationary estimate (its outputs share them), to the grid's model average
-            (:mod:`xaicore.kernels._ard`; with the default grid, at most 32 players and
+            (:mod:`xaicore.kernels._ard`; with the default grid, at most 128 players and
             257 observations, short of a full enumeration; elsewhere a no-op).
 
     Returns:
