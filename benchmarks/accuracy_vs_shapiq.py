@@ -11,8 +11,8 @@ scikit-learn's digits. Interventional values with one baseline row:
 closed form (unanimity games), or for the 64 pixels the mean of 40 000 antithetic
 permutations (:func:`permutation_truth`; its standard error is printed, 1.2-1.7e-4,
 under a tenth of the smallest error of any estimator there). Every estimator gets the
-same number of model evaluations ``B`` per row: shapiq's budget counts the empty and full coalitions,
-so xaicore samples ``B - 2`` coalitions and evaluates those two besides. Cells: mean
+same number of model evaluations ``B`` per row: shapiq's budget counts the empty and full
+coalitions, so xaicore samples ``B - 2`` coalitions and evaluates those two besides. Cells: mean
 absolute error over rows and seeds; ``ratio`` = best xaicore estimator / best shapiq
 approximator (< 1: xaicore is better). xaicore's estimators: the spectral estimate as
 ``solve_spectral`` gives it by default (with its per-player priors where they apply),

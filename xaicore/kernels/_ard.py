@@ -33,9 +33,10 @@ from ._kriging import chol_parts, krige, log_evidence
 ARD_ALPHAS = (0.9,)
 #: Largest number of players the step runs with (its kernel is ``O(n^2 M t)``, ``t`` the
 #: highest order of non-negligible prior variance: at most ``M``). Up to 32 players it
-#: measured 0.82x the error of the stationary grid on the model games; at 64 (an MLP on
-#: scikit-learn's digits) 0.84-0.92x, and 0.87-0.92x on sums of unanimity games at 60
-#: and 100 players, at 64-256 coalitions (``benchmarks/RESULTS.md``, session 14).
+#: measured 0.82x the error of the stationary grid on the model games; at 64 (MLPs on
+#: scikit-learn's digits) 0.84-0.94x, and 0.86-0.98x on sums of unanimity games at 60
+#: and 100 players (one cell 1.02x), at 64-512 coalitions (``benchmarks/RESULTS.md``,
+#: session 14).
 ARD_MAX_PLAYERS = 128
 #: Largest number of observations (complement pairs + 1) it runs with (``O(n^3)`` a prior).
 ARD_MAX_OBSERVATIONS = 257
@@ -117,10 +118,12 @@ def _grad(x, w, b, out, top):
                     adj[t] += u[j] * adj[t + 1]
 
 
-def top_order(var: np.ndarray) -> int:
-    """The highest order of non-zero prior variance in ``var [R, M + 1]`` (at least 1)."""
+def cut_orders(var: np.ndarray) -> tuple[np.ndarray, int]:
+    """``var [R, M + 1]`` with each row's orders below :data:`NEGLIGIBLE` of its largest
+    set to zero, and the highest order left with non-zero variance (at least 1)."""
+    var = np.where(var > NEGLIGIBLE * var.max(axis=1, keepdims=True), var, 0.0)
     live = np.flatnonzero(np.any(var > 0, axis=0))
-    return int(live[-1]) if live.size else 1
+    return var, int(live[-1]) if live.size else 1
 
 
 def esym(w: np.ndarray) -> np.ndarray:
@@ -165,8 +168,7 @@ def ard_fits(d, y: np.ndarray, pi: np.ndarray, rhos, nugget: float = 1e-10,
     var = np.array([order_variances(m, r) for r in rhos])             # [R, M + 1]
     if flat:
         var[:, 1] = 0.0
-    var = np.where(var > NEGLIGIBLE * var.max(axis=1, keepdims=True), var, 0.0)
-    top = top_order(var)
+    var, top = cut_orders(var)
     floor = 1e-24 * np.mean(y ** 2, axis=0) + 1e-300                  # [O]
     means, les, posts = [], [], []
     for a in ARD_ALPHAS:
@@ -236,7 +238,6 @@ def ard_flops(d) -> float:
 
     m, n = d.P.shape[1], d.pairs.shape[0] + 1
     rho = max(d.rho) if isinstance(d.rho, tuple) else d.rho
-    var = order_variances(m, rho)[None]
-    top = min(m, top_order(np.where(var > NEGLIGIBLE * var.max(), var, 0.0)))
+    _, top = cut_orders(order_variances(m, rho)[None])
     return n * n * (2.0 * m * top - top * top) / 2.0 + n ** 3 / 3.0 + 4.0 * n * n * m \
         + FIXED_FLOPS

@@ -121,7 +121,7 @@ class KernelShap(ShapleyMethod):
             by each row's own estimate, to its model average
             (:func:`xaicore.kernels.solve_spectral`; at most 128 players and 512
             coalitions): 0.82x the error on the benchmark's model games (geometric mean,
-            64-512 coalitions; 0.84-0.92x at 64 players), at a few ms to tens of ms of
+            64-512 coalitions; 0.84-0.94x at 64 players), at a few ms to tens of ms of
             host time a row. ``"auto"``: where the
             model's FLOPs for one instance are at least 300x the step's on CPU (30000x on
             an accelerator), i.e. where it adds about a tenth to a call's time or less
