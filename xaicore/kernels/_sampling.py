@@ -102,8 +102,14 @@ def _size_mass(m: int, s: int) -> float:
     return (m - 1) / (s * (m - s))
 
 
-def plan(m: int, budget: int, paired: bool, seed: int, scheme: str) -> dict:
-    """Decide the enumerated classes and the sampling strata (pure, shared by backends)."""
+def plan(m: int, budget: int, paired: bool, seed: int, scheme: str,
+         singletons: bool = False) -> dict:
+    """Decide the enumerated classes and the sampling strata (pure, shared by backends).
+
+    With ``singletons`` the class of sizes 1 and ``M - 1`` goes first: enumerated when the
+    budget holds its ``2 M`` rows, else the whole budget is spent on it (as many of its
+    pairs as fit, drawn without replacement in the stratified modes).
+    """
     dist, mode = _SCHEMES[scheme]
     size_q = {s: (_size_mass(m, s) if dist == "kernel" else 1.0) for s in range(1, m)}
     classes = list(range(1, m // 2 + 1))
@@ -112,9 +118,17 @@ def plan(m: int, budget: int, paired: bool, seed: int, scheme: str) -> dict:
     remaining = list(classes)
     left = budget
     enum: list[int] = []
+    only_first = False     # the whole budget on class 1 (singletons, short of 2 M rows)
     if budget >= 2 ** m - 2:
         enum, remaining, left = classes, [], 0
-    while remaining:
+    elif singletons:
+        if left >= rows[1]:
+            enum.append(1)
+            left -= rows[1]
+            remaining.pop(0)
+        else:
+            only_first = True
+    while remaining and not only_first:
         s = remaining[0]
         share = qcls[s] / sum(qcls[t] for t in remaining)
         if left * share / rows[s] < 1.0 - 1e-8:
@@ -136,6 +150,8 @@ def plan(m: int, budget: int, paired: bool, seed: int, scheme: str) -> dict:
         mass = [_size_mass(m, s) for s in strata]
         n_units = left
     k = len(strata)
+    if only_first:
+        q = np.where(np.isin(strata, (1, m - 1)), q, 0.0)
     q = q / q.sum() if k else q
     cdf = np.cumsum(q)
     if k:
@@ -188,7 +204,7 @@ def finish(m: int, p: dict, raw: tuple, *, scheme: str, paired: bool, seed: int
 
 def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed: int = 0,
                       scheme: str = DEFAULT_SCHEME, backend: str = "cpp",
-                      min_rows: int | None = None) -> Coalitions:
+                      min_rows: int | None = None, singletons: bool = False) -> Coalitions:
     """Draw coalitions and Shapley-kernel weights for a KernelSHAP-type regression.
 
     Sizes whose coalitions all fit their share of the budget are enumerated exactly
@@ -211,6 +227,11 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
         min_rows: The smallest budget accepted instead of ``2 * (M - 1)``, for estimators
             that need no full-rank regression (the spectral estimate takes any number of
             complement pairs).
+        singletons: Enumerate the coalitions of one player and their complements first
+            (``2 M`` rows; short of those, spend the whole budget on as many of them as
+            fit), then the scheme's draw for the rest. The design of the spectral
+            estimate: those rows give every Shapley value of a game of interactions of
+            order 2 at most, ``(v({i}) - v({})) / 2 + (v(N) - v(N \\ {i})) / 2``.
 
     Returns:
         :class:`Coalitions`.
@@ -237,7 +258,7 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed: expected an int, got {seed!r}")  # noqa: TRY004
     budget = int(min(int(budget), 2 ** m - 2))
-    p = plan(m, budget, bool(paired), int(seed), scheme)
+    p = plan(m, budget, bool(paired), int(seed), scheme, bool(singletons))
     if backend == "cpp":
         from .. import _core
         fn = _core.sample_raw
