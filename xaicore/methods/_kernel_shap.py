@@ -46,9 +46,9 @@ def default_singletons(estimator: str) -> bool:
     """Whether the estimator's coalitions start with every singleton and its complement
     (``sample_coalitions(singletons=True)``): the spectral estimate's design. Those
     ``2 M`` rows fix every Shapley value of a game of pairwise interactions. On the
-    accuracy benchmark's games, in the 47 cells where the stratified or leverage draw
+    accuracy benchmark's games, in the 39 cells where the stratified or leverage draw
     did not enumerate them already, the spectral estimate's error was 0.54-1.10x
-    (geometric mean 0.88) that of the draw without them, the gains largest at 20-100
+    (geometric mean 0.86) that of the draw without them, the gains largest at 20-100
     players and 64-512 coalitions; the cells above 1 were 0.83-1.02x on more games
     (``benchmarks/RESULTS.md``)."""
     return estimator == "spectral"
