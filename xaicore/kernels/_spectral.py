@@ -21,10 +21,8 @@ surrogate (kriging). Consequences:
 * the posterior variance gives standard errors (scaled per row and output by the
   evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior), widened where
   the estimates of the two halves of the pairs differ by more than their own spreads say
-  (:mod:`._split_check`; where each half has a flat first order), and, where the design
-  holds fewer than ``M`` pairs besides the singletons and their complements (which look
-  alike under every prior), to the widest spread among the priors the evidence does not
-  rule out;
+  (:mod:`._split_check`; where each half has a flat first order), or too few pairs to
+  tell the priors apart (to the widest spread of those not ruled out);
 * empirical Bayes: by default the design holds a grid of ratios (``DEFAULT_RHOS``) and
   the estimate averages their posterior means, per row and output, by their marginal
   likelihood at the ML scale (``-dof/2 log(y'Qy/dof) - 1/2 log det``, restricted to the
@@ -54,7 +52,7 @@ from ._kriging import chol_parts as _chol_parts
 from ._kriging import krige, log_evidence
 from ._mobius import _mobius_parts, mobius_weights
 from ._sparse_step import SPARSE_PAIRS, sparse_applies, sparse_step  # noqa: F401
-from ._split_check import split_half_ratio
+from ._split_check import split_half_ratio, widest_spread
 from ._wls import _check_design, _check_values
 
 #: A ratio of the prior variance of consecutive odd orders (``V_{t+2} / V_t``) that fits
@@ -362,10 +360,9 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = Fa
         if return_se:
             second += w[k][:, None, :] * (pk ** 2 + d.post[k][None, :, None] * q[k][:, None, :])
     if ard and g > 1:
-        # Too few observations for a free first order (fewer than 3 M): the M player
-        # weights of the ARD priors are fitted from too little for their posterior
-        # variance to hold (2-se coverage 0.79-0.88 at 64 coalitions, 13-30 players):
-        # there the spread is the stationary grid's, around the final mean.
+        # Too few observations for a free first order (fewer than 3 M): the ARD priors'
+        # M player weights are fitted from too little for their posterior variance to
+        # hold (2-se coverage 0.79-0.88, 64 coalitions, 13-30 players): the grid's spread.
         stationary = second is not None and d.a.shape[2] == 0
         if stationary:
             phi0, var0 = phi.copy(), second - phi ** 2
@@ -376,37 +373,11 @@ def _posterior(d: SpectralDesign, y: np.ndarray, return_se: bool, ard: bool = Fa
     if return_se:
         se = np.sqrt(np.maximum(second - phi ** 2, 0.0)) if g > 1 else np.sqrt(
             d.post[0][None, :, None] * q[0][:, None, :])
-        if g > 1 and _priors_undecided(d):
-            se = _widest_spread(d, w, q, se)
+        se = widest_spread(d, w, q, se) if g > 1 else se   # where priors look alike
         if d.halves:
             se = se * np.sqrt(split_half_ratio(d, y, w, q))[:, None, :]
         se = se * scale
     return phi * scale, se, best
-
-
-def _priors_undecided(d: SpectralDesign) -> bool:
-    """Whether the design holds fewer than ``M`` pairs besides the singletons and their
-    complements. Those rows are alike under every prior of the grid (any two singletons
-    are at the same distance: their prior covariance has one shape, whatever the prior's
-    orders), so they hardly tell the priors apart, and a few other pairs cannot either."""
-    sizes = d.z.sum(axis=1)
-    m = d.z.shape[1]
-    return int(np.sum((sizes > 1) & (sizes < m - 1))) < m
-
-
-def _widest_spread(d: SpectralDesign, w: np.ndarray, q: np.ndarray, se: np.ndarray
-                   ) -> np.ndarray:
-    """The standard errors ``se [n, M, O]`` (scaled values), widened to the largest
-    posterior spread of the priors the evidence does not rule out (weight above 1e-3):
-    where it cannot choose between them (:func:`_priors_undecided`), the model average's
-    spread leans on the smoothest ones. 2-se coverage on the benchmark's sums of
-    unanimity games at 64-128 coalitions, 12 games x 5 seeds: 0.85-0.93 -> 0.95-0.975."""
-    var = se ** 2
-    for k in range(w.shape[0]):           # one prior at a time: no [G, n, M, O] array
-        live = (w[k] > 1e-3)[:, None, :]                                 # [n, 1, O]
-        np.maximum(var, np.where(live, d.post[k][None, :, None] * q[k][:, None, :], 0.0),
-                   out=var)
-    return np.sqrt(var)
 
 
 def _evidence_scales(d: SpectralDesign, y: np.ndarray, block: int = 4096) -> np.ndarray:
