@@ -37,7 +37,7 @@ from common import table
 
 from xaicore import kernels as K
 from xaicore.kernels._sparse_step import sparse_applies
-from xaicore.methods._kernel_shap import default_scheme, default_singletons
+from xaicore.methods._kernel_shap import default_first_classes, default_scheme
 
 #: ``(name, data, activation, players)`` of every case (models, then closed-form games)
 CASES = [("mlp wine tanh", "wine", "tanh", 13), ("mlp wine relu", "wine", "relu", 13),
@@ -202,7 +202,7 @@ def spectral_coalitions(m: int, budget: int, seed: int):
     return K.sample_coalitions(m, budget - 2, seed=seed,
                                scheme=default_scheme("spectral", budget - 2),
                                min_rows=2 if small else None,
-                               singletons=default_singletons("spectral"))
+                               first_classes=default_first_classes("spectral"))
 
 
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
@@ -217,7 +217,7 @@ def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
         scheme = default_scheme(est, budget - 2)       # KernelShap's choice
         c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme,
                                 min_rows=2 if small else None,
-                                singletons=default_singletons(est))
+                                first_classes=default_first_classes(est))
         y = v(c.masks)[None]
         t = time.perf_counter()
         if est == "spectral":

@@ -103,11 +103,12 @@ def _size_mass(m: int, s: int) -> float:
 
 
 def plan(m: int, budget: int, paired: bool, seed: int, scheme: str,
-         singletons: bool = False) -> dict:
+         first_classes: int = 0) -> dict:
     """Decide the enumerated classes and the sampling strata (pure, shared by backends).
 
-    With ``singletons`` the class of sizes 1 and ``M - 1`` goes first: enumerated when the
-    budget holds its ``2 M`` rows, else the whole budget is spent on it (as many of its
+    The classes of sizes ``s`` and ``M - s``, ``s = 1 .. first_classes``, go first, each
+    enumerated where what is left of the budget holds it (and none after one that does
+    not); short of class 1's ``2 M`` rows the whole budget is spent on it (as many of its
     pairs as fit, drawn without replacement in the stratified modes).
     """
     dist, mode = _SCHEMES[scheme]
@@ -121,13 +122,14 @@ def plan(m: int, budget: int, paired: bool, seed: int, scheme: str,
     only_first = False     # the whole budget on class 1 (singletons, short of 2 M rows)
     if budget >= 2 ** m - 2:
         enum, remaining, left = classes, [], 0
-    elif singletons:
-        if left >= rows[1]:
-            enum.append(1)
-            left -= rows[1]
+    elif first_classes >= 1:
+        only_first = left < rows[1]
+        for s in range(1, min(first_classes, len(classes)) + 1):
+            if only_first or left < rows[s]:
+                break
+            enum.append(s)
+            left -= rows[s]
             remaining.pop(0)
-        else:
-            only_first = True
     while remaining and not only_first:
         s = remaining[0]
         share = qcls[s] / sum(qcls[t] for t in remaining)
@@ -204,7 +206,8 @@ def finish(m: int, p: dict, raw: tuple, *, scheme: str, paired: bool, seed: int
 
 def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed: int = 0,
                       scheme: str = DEFAULT_SCHEME, backend: str = "cpp",
-                      min_rows: int | None = None, singletons: bool = False) -> Coalitions:
+                      min_rows: int | None = None, singletons: bool = False,
+                      first_classes: int = 0) -> Coalitions:
     """Draw coalitions and Shapley-kernel weights for a KernelSHAP-type regression.
 
     Sizes whose coalitions all fit their share of the budget are enumerated exactly
@@ -229,9 +232,15 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
             complement pairs).
         singletons: Enumerate the coalitions of one player and their complements first
             (``2 M`` rows; short of those, spend the whole budget on as many of them as
-            fit), then the scheme's draw for the rest. The design of the spectral
-            estimate: those rows give every Shapley value of a game of interactions of
-            order 2 at most, ``(v({i}) - v({})) / 2 + (v(N) - v(N \\ {i})) / 2``.
+            fit), then the scheme's draw for the rest: ``first_classes=1``. Those rows
+            give every Shapley value of a game of interactions of order 2 at most,
+            ``(v({i}) - v({})) / 2 + (v(N) - v(N \\ {i})) / 2``.
+        first_classes: Enumerate the classes of sizes ``s`` and ``M - s`` for ``s = 1 ..
+            first_classes`` first, each where what is left of the budget holds all of it
+            (class 1 as for ``singletons``), then the scheme's draw. With ``k`` classes
+            enumerated, the odd part of every coalition of those sizes fixes the Shapley
+            values of any game of interactions of order ``2 k`` at most. The spectral
+            estimate's design is ``first_classes=2`` (``M (M - 1)`` rows for class 2).
 
     Returns:
         :class:`Coalitions`.
@@ -258,7 +267,8 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed: expected an int, got {seed!r}")  # noqa: TRY004
     budget = int(min(int(budget), 2 ** m - 2))
-    p = plan(m, budget, bool(paired), int(seed), scheme, bool(singletons))
+    first = _check_int("first_classes", first_classes, 0)
+    p = plan(m, budget, bool(paired), int(seed), scheme, max(first, int(bool(singletons))))
     if backend == "cpp":
         from .. import _core
         fn = _core.sample_raw

@@ -42,16 +42,16 @@ def default_scheme(estimator: str, n_samples: int) -> str:
     return kernels.DEFAULT_SCHEME
 
 
-def default_singletons(estimator: str) -> bool:
-    """Whether the estimator's coalitions start with every singleton and its complement
-    (``sample_coalitions(singletons=True)``): the spectral estimate's design. Those
-    ``2 M`` rows fix every Shapley value of a game of pairwise interactions. On the
-    accuracy benchmark's games, in the 39 cells where the stratified or leverage draw
-    did not enumerate them already, the spectral estimate's error was 0.54-1.10x
-    (geometric mean 0.86) that of the draw without them, the gains largest at 20-100
-    players and 64-512 coalitions; the cells above 1 were 0.83-1.02x on more games
-    (``benchmarks/RESULTS.md``)."""
-    return estimator == "spectral"
+def default_first_classes(estimator: str) -> int:
+    """How many classes of coalition sizes (``s`` and ``M - s``, from ``s = 1``) the
+    estimator's coalitions enumerate first, each where the budget holds it
+    (``sample_coalitions(first_classes=...)``). The spectral estimate's design: 2, the
+    ``2 M`` singletons and their complements, then the ``M (M - 1)`` coalitions of 2 and
+    ``M - 2`` players, which fix every Shapley value of a game of interactions of order 4
+    at most. The singletons measured 0.54-1.10x the error (geometric mean 0.86) of the
+    draw without them in the 39 benchmark cells they changed; class 2 then
+    ``benchmarks/RESULTS.md``'s figures (issue 13, session 16)."""
+    return 2 if estimator == "spectral" else 0
 
 
 def _pick_estimator(estimator: str, m: int, exact: bool, paired: bool) -> str:
@@ -117,7 +117,8 @@ class KernelShap(ShapleyMethod):
             at budgets up to 128, ``"leverage"`` otherwise (the lowest error measured
             for each, ``benchmarks/RESULTS.md``). The spectral estimate's coalitions
             start with the ``2 M`` singletons and their complements (all of the budget
-            on them below ``2 M``), whatever the scheme.
+            on them below ``2 M``), then the ``M (M - 1)`` coalitions of 2 and ``M - 2``
+            players where the rest of the budget holds them, whatever the scheme.
         paired: Pair each sampled coalition with its complement.
         backend: Host kernel backend: ``"cpp"``, ``"numba"`` or ``"numpy"``.
         n_boot: Bootstrap resamples for the standard errors of the linear estimate (0
@@ -201,7 +202,7 @@ class KernelShap(ShapleyMethod):
             coalitions = kernels.sample_coalitions(m, n_samples, paired=self.paired,
                                                    seed=self.seed, backend=self.backend,
                                                    scheme=scheme, min_rows=small,
-                                                   singletons=default_singletons(estimator))
+                                                   first_classes=default_first_classes(estimator))
         except ValueError as e:   # the kernels name the argument they refuse
             if str(e).startswith("budget"):
                 raise InputError(f"n_samples: {e}") from None
