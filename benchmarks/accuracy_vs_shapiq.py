@@ -202,7 +202,8 @@ def spectral_coalitions(m: int, budget: int, seed: int):
     return K.sample_coalitions(m, budget - 2, seed=seed,
                                scheme=default_scheme("spectral", budget - 2),
                                min_rows=2 if small else None,
-                               first_classes=default_first_classes("spectral"))
+                               first_classes=default_first_classes("spectral", m,
+                                                                   budget - 2))
 
 
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
@@ -217,7 +218,7 @@ def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
         scheme = default_scheme(est, budget - 2)       # KernelShap's choice
         c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme,
                                 min_rows=2 if small else None,
-                                first_classes=default_first_classes(est))
+                                first_classes=default_first_classes(est, m, budget - 2))
         y = v(c.masks)[None]
         t = time.perf_counter()
         if est == "spectral":

@@ -40,3 +40,17 @@ def brute_force_shapley(f, x: np.ndarray, background: np.ndarray, groups=None) -
                     phi[i] += w * (cache[with_i] - cache[c])
         out.append(phi)
     return np.stack(out)
+
+
+def unanimity_game(m: int, seed: int, n_terms: int = 40, max_order: int = 5):
+    """A sum of ``n_terms`` unanimity games of orders 1 to ``max_order`` on ``m`` players
+    (``v(Z bool[k, m]) -> float[k]``) and its Shapley values in closed form (each term's
+    coefficient shared equally by its players)."""
+    rng = np.random.default_rng(seed)
+    sets = [rng.choice(m, size=rng.integers(1, max_order + 1), replace=False)
+            for _ in range(n_terms)]
+    coef = rng.normal(size=n_terms)
+    phi = np.zeros(m)
+    for t, c in zip(sets, coef):
+        phi[t] += c / len(t)
+    return (lambda Z: sum(c * Z[:, t].all(axis=1) for t, c in zip(sets, coef)) * 1.0), phi

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from shapley_truth import unanimity_game
 
 import xaicore
 from xaicore import kernels as K
@@ -100,24 +101,13 @@ def test_kernel_shap_draws_the_spectral_design_and_reports_it():
     assert _is_singleton_or_complement(lin.coalitions.masks).sum() < 48
 
 
-def _unanimity_game(m: int, seed: int, n_terms: int = 40):
-    """A sum of unanimity games of orders 1-5 and its Shapley values (closed form)."""
-    rng = np.random.default_rng(seed)
-    sets = [rng.choice(m, size=rng.integers(1, 6), replace=False) for _ in range(n_terms)]
-    coef = rng.normal(size=n_terms)
-    phi = np.zeros(m)
-    for t, c in zip(sets, coef):
-        phi[t] += c / len(t)
-    return (lambda Z: sum(c * Z[:, t].all(axis=1) for t, c in zip(sets, coef)) * 1.0), phi
-
-
 def test_standard_errors_cover_where_the_singletons_cannot_tell_the_priors_apart():
     """30 players, 62 coalitions (the singletons, their complements and one more pair):
     the evidence cannot choose between the grid's priors, and the spread of the
     smoothest was too narrow (2-se coverage 0.85 on these games)."""
     m, inside = 30, []
     for g in range(12):
-        v, truth = _unanimity_game(m, 1000 * m + g)
+        v, truth = unanimity_game(m, 1000 * m + g)
         for seed in range(3):
             c = K.sample_coalitions(m, 62, seed=seed, scheme="stratified", min_rows=2,
                                     singletons=True)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from shapley_truth import unanimity_game
 
 import xaicore
 from xaicore import kernels as K
@@ -59,20 +60,9 @@ def test_first_classes_is_checked(bad):
         K.sample_coalitions(10, 100, first_classes=bad)
 
 
-def _order_four_game(m: int, seed: int, n_terms: int = 30):
-    """A sum of unanimity games of orders 1-4 and its Shapley values (closed form)."""
-    rng = np.random.default_rng(seed)
-    sets = [rng.choice(m, size=rng.integers(1, 5), replace=False) for _ in range(n_terms)]
-    coef = rng.normal(size=n_terms)
-    phi = np.zeros(m)
-    for t, c in zip(sets, coef):
-        phi[t] += c / len(t)
-    return (lambda Z: sum(c * Z[:, t].all(axis=1) for t, c in zip(sets, coef)) * 1.0), phi
-
-
 @pytest.mark.parametrize("m", [10, 14])
 def test_a_game_of_order_four_is_fixed_by_classes_one_and_two(m):
-    v, truth = _order_four_game(m, m)
+    v, truth = unanimity_game(m, m, n_terms=30, max_order=4)
     v1 = v(np.ones((1, m), bool))[0]
     budget = 2 * m + m * (m - 1) + 10
     err = {}
@@ -96,3 +86,51 @@ def test_kernel_shap_draws_class_two_for_the_spectral_estimate_where_it_fits():
     lin = xaicore.KernelShap(fn, np.zeros((1, 10), np.float32), n_samples=150,
                              estimator="linear")
     assert (_sizes(lin.coalitions.masks) == 2).sum() < 90
+
+
+@pytest.mark.parametrize("m, n_samples, first", [
+    (20, 1022, 2), (20, 2046, 1), (30, 1022, 2), (30, 2046, 1), (60, 4094, 2),
+    (10, 126, 2), (64, 4094, 2)])
+def test_class_two_is_left_to_the_draw_where_it_would_leave_it_many_pairs(m, n_samples,
+                                                                          first):
+    """Enumerated where it leaves fewer than ``SPARSE_PAIRS`` pairs to the draw (or does
+    not fit: the plan then keeps to the singletons); the regressions enumerate nothing
+    first."""
+    from xaicore.kernels._sparse_step import SPARSE_PAIRS
+    from xaicore.methods._kernel_shap import default_first_classes
+
+    assert default_first_classes("spectral", m, n_samples) == first
+    rest = (n_samples - 2 * m - m * (m - 1)) // 2
+    assert (first == 2) == (rest < SPARSE_PAIRS)
+    assert default_first_classes("linear", m, n_samples) == 0
+    assert default_first_classes("cubic", m, n_samples) == 0
+
+
+def _tanh_network_game(m: int, seed: int):
+    """A two-layer tanh network of 64 units (random weights) between a point and a
+    baseline, as a game, and its exact Shapley values by enumeration."""
+    rng = np.random.default_rng(seed)
+    w1, w0 = rng.normal(size=(m, 64)) / np.sqrt(m), rng.normal(size=(64, 64)) / 8
+    w2 = rng.normal(size=64) / 8
+    x, b = rng.normal(size=m), rng.normal(size=m)
+
+    def v(Z):
+        return np.tanh(np.tanh(np.where(np.atleast_2d(Z), x, b) @ w1) @ w0 * 2) @ w2
+    masks, op = K.exact_operator(m)
+    return v, op @ v(masks)
+
+
+def test_standard_errors_cover_where_class_two_is_whole():
+    """13 players, 256 coalitions: the singletons, class 2 and 36 other pairs. The
+    evidence weighs the priors by the orders up to 4, which those rows fix, and the
+    smoothest ones were too sure of the rest (2-se coverage 0.83 on these games)."""
+    m, inside = 13, []
+    for g in range(8):
+        v, truth = _tanh_network_game(m, g)
+        ends = v(np.zeros(m, bool)), v(np.ones(m, bool))
+        for seed in range(3):
+            c = K.sample_coalitions(m, 256, seed=seed, first_classes=2)
+            phi, se = K.solve_spectral(c.masks, None, v(c.masks)[None], *ends,
+                                       return_se=True)
+            inside.extend(np.abs(phi[0] - truth) <= 2 * se[0])
+    assert np.mean(inside) >= 0.92

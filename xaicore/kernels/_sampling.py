@@ -239,8 +239,9 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
             first_classes`` first, each where what is left of the budget holds all of it
             (class 1 as for ``singletons``), then the scheme's draw. With ``k`` classes
             enumerated, the odd part of every coalition of those sizes fixes the Shapley
-            values of any game of interactions of order ``2 k`` at most. The spectral
-            estimate's design is ``first_classes=2`` (``M (M - 1)`` rows for class 2).
+            values of any game of interactions of order ``2 k`` at most. ``KernelShap``'s
+            spectral estimate takes 2 (``M (M - 1)`` rows for class 2) where that leaves
+            fewer than 500 pairs to the draw, else 1.
 
     Returns:
         :class:`Coalitions`.

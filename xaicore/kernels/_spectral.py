@@ -21,8 +21,8 @@ surrogate (kriging). Consequences:
 * the posterior variance gives standard errors (scaled per row and output by the
   evidence ``y' K^-1 y / n``, the maximum-likelihood scale of the prior), widened where
   the estimates of the two halves of the pairs differ by more than their own spreads say
-  (:mod:`._split_check`; where each half has a flat first order), or too few pairs to
-  tell the priors apart (to the widest spread of those not ruled out);
+  (:mod:`._split_check`; where each half has a flat first order), and where the priors
+  look alike to the evidence (to the widest spread of those not ruled out);
 * empirical Bayes: by default the design holds a grid of ratios (``DEFAULT_RHOS``) and
   the estimate averages their posterior means, per row and output, by their marginal
   likelihood at the ML scale (``-dof/2 log(y'Qy/dof) - 1/2 log det``, restricted to the

@@ -11,7 +11,7 @@ from .. import kernels
 from .._errors import InputError
 from .._validate import check_bool, check_float, check_int
 from ..kernels._ard import ard_applies
-from ..kernels._sparse_step import sparse_applies
+from ..kernels._sparse_step import SPARSE_PAIRS, sparse_applies
 from ..kernels._wls import apply_operator
 from ._shapley_base import ShapleyMethod
 from ._step_cost import ard_pays, model_flops_per_row, sparse_pays
@@ -42,16 +42,24 @@ def default_scheme(estimator: str, n_samples: int) -> str:
     return kernels.DEFAULT_SCHEME
 
 
-def default_first_classes(estimator: str) -> int:
+def default_first_classes(estimator: str, m: int, n_samples: int) -> int:
     """How many classes of coalition sizes (``s`` and ``M - s``, from ``s = 1``) the
     estimator's coalitions enumerate first, each where the budget holds it
-    (``sample_coalitions(first_classes=...)``). The spectral estimate's design: 2, the
-    ``2 M`` singletons and their complements, then the ``M (M - 1)`` coalitions of 2 and
-    ``M - 2`` players, which fix every Shapley value of a game of interactions of order 4
-    at most. The singletons measured 0.54-1.10x the error (geometric mean 0.86) of the
-    draw without them in the 39 benchmark cells they changed; class 2 then
-    ``benchmarks/RESULTS.md``'s figures (issue 13, session 16)."""
-    return 2 if estimator == "spectral" else 0
+    (``sample_coalitions(first_classes=...)``); 0 for the regressions.
+
+    The spectral estimate starts with the ``2 M`` singletons and their complements,
+    which fix every Shapley value of a game of pairwise interactions (0.54-1.10x the
+    error, geometric mean 0.86, in the 39 benchmark cells they changed). Then the
+    ``M (M - 1)`` coalitions of 2 and ``M - 2`` players, which fix those of any game of
+    interactions of order 4 at most, unless what they leave to the draw is
+    :data:`~xaicore.kernels._sparse_step.SPARSE_PAIRS` pairs or more: there the draw
+    alone samples most of them, its pairs are what the higher orders and the sparse step
+    learn from, and enumerating measured 1.0-1.2x the error (``benchmarks/RESULTS.md``,
+    session 16)."""
+    if estimator != "spectral":
+        return 0
+    rest = n_samples - 2 * m - m * (m - 1)
+    return 2 if rest // 2 < SPARSE_PAIRS else 1
 
 
 def _pick_estimator(estimator: str, m: int, exact: bool, paired: bool) -> str:
@@ -118,7 +126,8 @@ class KernelShap(ShapleyMethod):
             for each, ``benchmarks/RESULTS.md``). The spectral estimate's coalitions
             start with the ``2 M`` singletons and their complements (all of the budget
             on them below ``2 M``), then the ``M (M - 1)`` coalitions of 2 and ``M - 2``
-            players where the rest of the budget holds them, whatever the scheme.
+            players where the rest of the budget holds them and they leave fewer than
+            500 pairs to the draw, whatever the scheme (:func:`default_first_classes`).
         paired: Pair each sampled coalition with its complement.
         backend: Host kernel backend: ``"cpp"``, ``"numba"`` or ``"numpy"``.
         n_boot: Bootstrap resamples for the standard errors of the linear estimate (0
@@ -199,10 +208,11 @@ class KernelShap(ShapleyMethod):
         # the 2 (M - 1) a regression needs (64 evaluations for 100 players) still estimate
         small = SPECTRAL_MIN_SAMPLES if estimator == "spectral" else None
         try:
+            first = default_first_classes(estimator, m, n_samples)
             coalitions = kernels.sample_coalitions(m, n_samples, paired=self.paired,
                                                    seed=self.seed, backend=self.backend,
                                                    scheme=scheme, min_rows=small,
-                                                   first_classes=default_first_classes(estimator))
+                                                   first_classes=first)
         except ValueError as e:   # the kernels name the argument they refuse
             if str(e).startswith("budget"):
                 raise InputError(f"n_samples: {e}") from None
