@@ -194,16 +194,14 @@ def case_games(which: str, rows: int):
         yield label, games[0][2], games
 
 
-def spectral_coalitions(m: int, budget: int, seed: int):
-    """KernelShap's draw for the spectral estimate at ``budget`` evaluations (the empty
-    and full coalitions counted: ``budget - 2`` sampled; below a regression's smallest
-    budget too)."""
-    small = budget - 2 < K.min_budget(m)
-    return K.sample_coalitions(m, budget - 2, seed=seed,
-                               scheme=default_scheme("spectral", budget - 2),
-                               min_rows=2 if small else None,
-                               first_classes=default_first_classes("spectral", m,
-                                                                   budget - 2))
+def spectral_coalitions(m: int, budget: int, seed: int, est: str = "spectral"):
+    """KernelShap's draw for an estimator (the spectral one by default) at ``budget``
+    evaluations (the empty and full coalitions counted: ``budget - 2`` sampled; below a
+    regression's smallest budget too)."""
+    n = budget - 2
+    return K.sample_coalitions(m, n, seed=seed, scheme=default_scheme(est, n),
+                               min_rows=2 if n < K.min_budget(m) else None,
+                               first_classes=default_first_classes(est, m, n))
 
 
 def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
@@ -215,10 +213,7 @@ def xaicore_values(v, m: int, budget: int, seed: int) -> dict:
         small = budget - 2 < K.min_budget(m)   # below a regression's smallest budget:
         if small and est != "spectral":        # the spectral estimate still takes it
             continue
-        scheme = default_scheme(est, budget - 2)       # KernelShap's choice
-        c = K.sample_coalitions(m, budget - 2, seed=seed, scheme=scheme,
-                                min_rows=2 if small else None,
-                                first_classes=default_first_classes(est, m, budget - 2))
+        c = spectral_coalitions(m, budget, seed, est)     # KernelShap's choice
         y = v(c.masks)[None]
         t = time.perf_counter()
         if est == "spectral":

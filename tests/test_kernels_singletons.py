@@ -1,5 +1,5 @@
 """The spectral estimate's design: every singleton and its complement first
-(``sample_coalitions(singletons=True)``), the same on every backend, and what it buys: a
+(``sample_coalitions(first_classes=1)``), the same on every backend, and what it buys: a
 game of pairwise interactions is fixed by those ``2 M`` rows (closed-form truth)."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _is_singleton_or_complement(masks: np.ndarray) -> np.ndarray:
 def test_the_singletons_and_complements_come_first_then_the_scheme(m, budget, paired,
                                                                    scheme):
     out = [K.sample_coalitions(m, budget, paired=paired, seed=4, scheme=scheme,
-                               backend=b, singletons=True) for b in HOST]
+                               backend=b, first_classes=1) for b in HOST]
     for c in out[1:]:
         np.testing.assert_array_equal(c.masks, out[0].masks)
         np.testing.assert_allclose(c.weights, out[0].weights, rtol=1e-12, atol=0)
@@ -44,7 +44,7 @@ def test_the_singletons_and_complements_come_first_then_the_scheme(m, budget, pa
 @pytest.mark.parametrize("m, budget", [(40, 30), (64, 126), (100, 64), (9, 10)])
 def test_short_of_two_m_rows_the_whole_budget_goes_to_distinct_singleton_pairs(m, budget):
     c = K.sample_coalitions(m, budget, seed=2, scheme="stratified", min_rows=2,
-                            singletons=True)
+                            first_classes=1)
     assert len(c.masks) == 2 * (budget // 2)
     assert _is_singleton_or_complement(c.masks).all()
     np.testing.assert_array_equal(c.masks[1::2], ~c.masks[0::2])
@@ -52,10 +52,10 @@ def test_short_of_two_m_rows_the_whole_budget_goes_to_distinct_singleton_pairs(m
     assert len(players) + np.sum(c.masks[0::2].sum(axis=1) == m - 1) == budget // 2
     assert len(np.unique(c.masks, axis=0)) == len(c.masks)           # no repeats
     again = K.sample_coalitions(m, budget, seed=2, scheme="stratified", min_rows=2,
-                                singletons=True)
+                                first_classes=1)
     np.testing.assert_array_equal(again.masks, c.masks)              # same seed, same draw
     other = K.sample_coalitions(m, budget, seed=3, scheme="stratified", min_rows=2,
-                                singletons=True)
+                                first_classes=1)
     if budget // 2 < m:
         assert not np.array_equal(other.masks, c.masks)
 
@@ -77,7 +77,7 @@ def test_the_spectral_estimate_of_a_pairwise_game_is_fixed_by_the_singletons(m):
     err = {}
     for singles in (True, False):
         c = K.sample_coalitions(m, 2 * m, seed=1, scheme="stratified", min_rows=2,
-                                singletons=singles)
+                                first_classes=int(singles))
         phi = K.solve_spectral(c.masks, None, v(c.masks)[None], 0.0, v1)[0]
         assert abs(phi.sum() - v1) < 1e-9                              # efficiency
         err[singles] = np.abs(phi - truth).max()
@@ -110,7 +110,7 @@ def test_standard_errors_cover_where_the_singletons_cannot_tell_the_priors_apart
         v, truth = unanimity_game(m, 1000 * m + g)
         for seed in range(3):
             c = K.sample_coalitions(m, 62, seed=seed, scheme="stratified", min_rows=2,
-                                    singletons=True)
+                                    first_classes=1)
             phi, se = K.solve_spectral(c.masks, None, v(c.masks)[None], 0.0,
                                        v(np.ones((1, m), bool))[0], return_se=True)
             inside.extend(np.abs(phi[0] - truth) <= 2 * se[0])

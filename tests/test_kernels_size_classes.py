@@ -49,7 +49,7 @@ def test_classes_one_and_two_come_first_then_the_scheme(m, budget, paired, schem
 @pytest.mark.parametrize("m, budget", [(20, 300), (30, 900), (13, 150)])
 def test_where_class_two_does_not_fit_the_draw_is_the_singletons_one(m, budget):
     a = K.sample_coalitions(m, budget, seed=3, first_classes=2)
-    b = K.sample_coalitions(m, budget, seed=3, singletons=True)
+    b = K.sample_coalitions(m, budget, seed=3, first_classes=1)
     np.testing.assert_array_equal(a.masks, b.masks)
     np.testing.assert_array_equal(a.weights, b.weights)
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from shapley_truth import unanimity_game
 
 from xaicore import kernels as K
 from xaicore.kernels._spectral import krawtchouk
@@ -17,17 +18,6 @@ def _mlp_game(m: int, seed: int, act=np.tanh):
     W2 = rng.normal(size=(32, 32)) / np.sqrt(32)
     x, b = rng.normal(size=m), rng.normal(size=m)
     return lambda Z: act(act(np.where(Z, x, b) @ W) @ W2) @ a
-
-
-def _unanimity(m: int, seed: int, n_terms: int = 20):
-    """A sum of unanimity games of orders 1-5 and its closed-form Shapley values."""
-    rng = np.random.default_rng(seed)
-    sets = [rng.choice(m, size=rng.integers(1, 6), replace=False) for _ in range(n_terms)]
-    coef = rng.normal(size=n_terms)
-    phi = np.zeros(m)
-    for T, c in zip(sets, coef):
-        phi[T] += c / len(T)
-    return lambda Z: sum(c * Z[:, T].all(axis=1) for T, c in zip(sets, coef)), phi
 
 
 def _truth(f, m):
@@ -96,7 +86,7 @@ def test_more_accurate_than_linear(m, budget):
 
 
 def test_unanimity_games_at_60_players_beat_linear():
-    f, truth = _unanimity(60, 0)
+    f, truth = unanimity_game(60, 0, n_terms=20)
     lin, spec = [], []
     for seed in range(4):
         c = K.sample_coalitions(60, 1000, seed=seed)
@@ -119,10 +109,10 @@ def test_standard_errors_cover(case):
         f, truth = _low_order_game(m, 3)
     elif case == "unanimity30_64":   # 32 observations: ARD's own spread covered 0.83
         m, budget, scheme, lo = 30, 64, "stratified", 0.5     # (KernelShap's draw at 64)
-        f, truth = _unanimity(m, 1)
+        f, truth = unanimity_game(m, 1, n_terms=20)
     else:
         m, budget = 30, 400
-        f, truth = _unanimity(m, 1)
+        f, truth = unanimity_game(m, 1, n_terms=20)
     v0, v1 = _ends(f, m)
     phis, ses = [], []
     for s in range(60):
@@ -257,7 +247,7 @@ def test_mobius_covariance_matches_explicit_features():
 def test_mobius_priors_in_the_default_grid():
     """The default grid holds two Moebius priors; they help on unanimity games (vs the
     Fourier-only grid); an explicit rho leaves them out; bad ratios are refused."""
-    f, truth = _unanimity(60, 0)
+    f, truth = unanimity_game(60, 0, n_terms=20)
     v0, v1 = _ends(f, 60)
     fourier, both = [], []
     for seed in range(3):
@@ -466,7 +456,7 @@ def test_sparse_search_compiled_equals_the_reference():
     z = d.z
     zall = np.vstack([z, ~z, np.ones((1, m), bool)])
     ztf = np.ascontiguousarray(z.T, dtype=np.float64)
-    for f in (_unanimity(m, 4, 12)[0], _unanimity(m, 5, 30)[0], _mlp_game(m, 2)):
+    for f in (unanimity_game(m, 4, 12)[0], unanimity_game(m, 5, 30)[0], _mlp_game(m, 2)):
         v, (v0, v1) = f(c.masks), _ends(f, m)
         t = np.concatenate([v[d.pairs[:, 0]], v[d.pairs[:, 1]], v1]) - v0[0]
         for check in (None, lambda s: len(s) < 6):

@@ -206,8 +206,7 @@ def finish(m: int, p: dict, raw: tuple, *, scheme: str, paired: bool, seed: int
 
 def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed: int = 0,
                       scheme: str = DEFAULT_SCHEME, backend: str = "cpp",
-                      min_rows: int | None = None, singletons: bool = False,
-                      first_classes: int = 0) -> Coalitions:
+                      min_rows: int | None = None, first_classes: int = 0) -> Coalitions:
     """Draw coalitions and Shapley-kernel weights for a KernelSHAP-type regression.
 
     Sizes whose coalitions all fit their share of the budget are enumerated exactly
@@ -230,15 +229,13 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
         min_rows: The smallest budget accepted instead of ``2 * (M - 1)``, for estimators
             that need no full-rank regression (the spectral estimate takes any number of
             complement pairs).
-        singletons: Enumerate the coalitions of one player and their complements first
-            (``2 M`` rows; short of those, spend the whole budget on as many of them as
-            fit), then the scheme's draw for the rest: ``first_classes=1``. Those rows
-            give every Shapley value of a game of interactions of order 2 at most,
-            ``(v({i}) - v({})) / 2 + (v(N) - v(N \\ {i})) / 2``.
         first_classes: Enumerate the classes of sizes ``s`` and ``M - s`` for ``s = 1 ..
-            first_classes`` first, each where what is left of the budget holds all of it
-            (class 1 as for ``singletons``), then the scheme's draw. With ``k`` classes
-            enumerated, the odd part of every coalition of those sizes fixes the Shapley
+            first_classes`` first, each where what is left of the budget holds all of it,
+            then the scheme's draw. Class 1 is the coalitions of one player and their
+            complements (``2 M`` rows; short of those, the whole budget goes to as many
+            of them as fit); they give every Shapley value of a game of interactions of
+            order 2 at most, ``(v({i}) - v({})) / 2 + (v(N) - v(N \\ {i})) / 2``. With
+            ``k`` classes enumerated, the odd part of every coalition of those sizes fixes the Shapley
             values of any game of interactions of order ``2 k`` at most. ``KernelShap``'s
             spectral estimate takes 2 (``M (M - 1)`` rows for class 2) where that leaves
             fewer than 500 pairs to the draw, else 1.
@@ -269,7 +266,7 @@ def sample_coalitions(n_features: int, budget: int, *, paired: bool = True, seed
         raise ValueError(f"seed: expected an int, got {seed!r}")  # noqa: TRY004
     budget = int(min(int(budget), 2 ** m - 2))
     first = _check_int("first_classes", first_classes, 0)
-    p = plan(m, budget, bool(paired), int(seed), scheme, max(first, int(bool(singletons))))
+    p = plan(m, budget, bool(paired), int(seed), scheme, first)
     if backend == "cpp":
         from .. import _core
         fn = _core.sample_raw
